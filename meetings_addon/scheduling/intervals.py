@@ -21,6 +21,35 @@ def merge(intervals: Iterable[Interval]) -> list[Interval]:
     return [(start, end) for start, end in merged]
 
 
+def union(starts: list[float], ends: list[float]) -> list[tuple[float, float]]:
+    """Cover of the intervals (starts[i], ends[i]), all non-empty, as `merge` returns it.
+
+    Sorts the two bound lists apart instead of sorting tuples: flat numbers sort several
+    times faster at 100,000 intervals, which keeps growth at n log n. The lists are
+    sorted in place.
+    """
+    starts.sort()
+    ends.sort()
+    merged: list[tuple[float, float]] = []
+    count = len(starts)
+    depth = 0
+    opened = 0.0
+    j = 0
+    for i in range(count):
+        start = starts[i]
+        while ends[j] < start:  # a start at an end continues the span: touching merges
+            depth -= 1
+            if depth == 0:
+                merged.append((opened, ends[j]))
+            j += 1
+        if depth == 0:
+            opened = start
+        depth += 1
+    if count:
+        merged.append((opened, ends[-1]))
+    return merged
+
+
 def subtract(base: list[Interval], cut: list[Interval]) -> list[Interval]:
     """`base` minus `cut`; both sorted and disjoint (as `merge` returns them)."""
     result: list[Interval] = []

@@ -18,11 +18,12 @@ Definitions (docs/ARCHITECTURE.md, "Scheduling"):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import ceil, floor
 from datetime import date, datetime, timedelta
 from typing import NamedTuple, Sequence
 
 from ..errors import InvalidInput
-from .intervals import Interval, merge, subtract
+from .intervals import Interval, merge, subtract, union
 from .rules import CUSTOM_RANGE, CompiledRules, Rules, compile_rules
 from .wallclock import UTC, at, day_of, day_start, to_epoch
 
@@ -109,12 +110,11 @@ def compute_slots(
 
     if meeting_type == ONE_ON_ONE:
         host, starts = per_host[0]
-        who = (host,)
-        return [_slot(s, length, who) for s in starts]
+        return _slots(starts, length, [(host,)] * len(starts))
     if meeting_type == GROUP:
         everyone = tuple(host for host, _ in per_host)
-        common = set(per_host[0][1]).intersection(*(starts for _, starts in per_host[1:]))
-        return [_slot(s, length, everyone) for s in sorted(common)]
+        common = sorted(set(per_host[0][1]).intersection(*(starts for _, starts in per_host[1:])))
+        return _slots(common, length, [everyone] * len(common))
     free_hosts: dict[int, list[str]] = {}
     for host, starts in per_host:
         for s in starts:
@@ -123,7 +123,8 @@ def compute_slots(
                 free_hosts[s] = [host]
             else:
                 found.append(host)
-    return [_slot(s, length, tuple(free_hosts[s])) for s in sorted(free_hosts)]
+    ordered = sorted(free_hosts)
+    return _slots(ordered, length, [tuple(free_hosts[s]) for s in ordered])
 
 
 def booking_window(compiled: CompiledRules, now_s: int) -> tuple[int, int]:
@@ -150,9 +151,18 @@ def _days(first: date, last: date) -> list[date]:
 
 def _blocked(compiled: CompiledRules, schedule: HostSchedule) -> list[Interval]:
     before, after = compiled.buffer_before, compiled.buffer_after
-    spans = []
-    for start, end in schedule.busy:
-        spans.append((to_epoch(start, "busy") - after, to_epoch(end, "busy") + before))
+    busy = schedule.busy
+    starts = [start.timestamp() for start, _ in busy]
+    ends = [end.timestamp() for _, end in busy]
+    if None in {start.tzinfo for start, _ in busy} or None in {end.tzinfo for _, end in busy}:
+        naive = next(value for pair in busy for value in pair if value.tzinfo is None)
+        to_epoch(naive, "busy")  # raises, naming the field
+    if any(end <= start for start, end in zip(starts, ends)):  # empty or inverted: ignore
+        kept = [(start, end) for start, end in zip(starts, ends) if end > start]
+        starts, ends = [start for start, _ in kept], [end for _, end in kept]
+    # Widening by the link's buffers commutes with the union, so widen the (fewer)
+    # merged spans; whole seconds, rounded outwards.
+    spans = [(floor(start) - after, ceil(end) + before) for start, end in union(starts, ends)]
     for booking in schedule.bookings:
         spans.append(
             (
@@ -204,6 +214,9 @@ def _starts(windows, free, full_days, lowest, beyond, length, step) -> list[int]
     return starts
 
 
-def _slot(start: int, length: int, hosts: tuple[str, ...]) -> Slot:
-    begins = _EPOCH + timedelta(seconds=start)
-    return Slot(begins, begins + timedelta(seconds=length), hosts)
+def _slots(starts: list[int], length: int, hosts: list[tuple[str, ...]]) -> list[Slot]:
+    # The hot loop of a month view: tuple.__new__ skips NamedTuple's Python-level __new__.
+    span = timedelta(seconds=length)
+    new = tuple.__new__
+    begins = [_EPOCH + timedelta(seconds=s) for s in starts]
+    return [new(Slot, (b, b + span, who)) for b, who in zip(begins, hosts)]

@@ -22,34 +22,50 @@ UTC = timezone.utc
 DAY = 86400
 
 
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
 def first_instant(local: datetime, zone: ZoneInfo) -> int:
     """Epoch seconds of the first instant whose wall-clock time in `zone` is >= `local`."""
-    instant = int(local.replace(tzinfo=zone, fold=0).timestamp())
-    if datetime.fromtimestamp(instant, zone).replace(tzinfo=None) == local:
-        return instant
-    # `local` falls in a gap. fold=0 read it with the offset from before the jump (an
-    # instant after the transition), fold=1 with the offset after it (one before); the
-    # transition lies between and is found by bisection on whole seconds.
-    before = int(local.replace(tzinfo=zone, fold=1).timestamp())
-    after = instant
-    while after - before > 1:
-        middle = (before + after) // 2
-        if datetime.fromtimestamp(middle, zone).replace(tzinfo=None) >= local:
-            after = middle
-        else:
-            before = middle
-    return after
-
-
-def day_start(day: date, zone: ZoneInfo) -> int:
-    """Epoch seconds at which `day` begins in `zone` (its first instant)."""
-    return first_instant(datetime(day.year, day.month, day.day), zone)
+    naive = (local.toordinal() - _EPOCH_ORDINAL) * DAY + local.hour * 3600 + local.minute * 60 + local.second
+    return _instant(local.year, local.month, local.day, local.hour, local.minute, local.second, naive, zone)
 
 
 def at(day: date, seconds: int, zone: ZoneInfo) -> int:
     """Epoch seconds of wall-clock `seconds` after midnight on `day` (86400 = next midnight)."""
-    local = datetime(day.year, day.month, day.day) + timedelta(seconds=seconds)
-    return first_instant(local, zone)
+    if seconds >= DAY:
+        day += timedelta(days=seconds // DAY)
+        seconds %= DAY
+    hour, rest = divmod(seconds, 3600)
+    minute, second = divmod(rest, 60)
+    naive = (day.toordinal() - _EPOCH_ORDINAL) * DAY + seconds
+    return _instant(day.year, day.month, day.day, hour, minute, second, naive, zone)
+
+
+def day_start(day: date, zone: ZoneInfo) -> int:
+    """Epoch seconds at which `day` begins in `zone` (its first instant)."""
+    return at(day, 0, zone)
+
+
+def _instant(year, month, day, hour, minute, second, naive: int, zone: ZoneInfo) -> int:
+    # PEP 495: fold=0 reads a wall time with the offset in force before a transition,
+    # fold=1 with the one after. After > before only inside a spring-forward gap.
+    local = datetime(year, month, day, hour, minute, second)
+    before = zone.utcoffset(local)
+    after = zone.utcoffset(datetime(year, month, day, hour, minute, second, 0, None, fold=1))
+    if after <= before:  # an ordinary time, or a repeated one read at its first occurrence
+        return naive - (before.days * DAY + before.seconds)
+    # In the gap: the clock jumps past `local` at the transition, which lies between
+    # the two readings; find it by bisection on whole seconds.
+    low = naive - (after.days * DAY + after.seconds)
+    high = naive - (before.days * DAY + before.seconds)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if datetime.fromtimestamp(middle, zone).replace(tzinfo=None) >= local:
+            high = middle
+        else:
+            low = middle
+    return high
 
 
 def day_of(instant: int, zone: ZoneInfo) -> date:
