@@ -48,3 +48,9 @@ class CalendarUnavailable(MeetingsError):
     """A connected calendar cannot be read: the link switches to request mode."""
 
     http_status = 503
+
+
+class DuplicateEntry(MeetingsError):
+    """A document with that name, or that unique value, exists already."""
+
+    http_status = 409

@@ -1,0 +1,1 @@
+"""Booking use-cases: get_link, get_slots, book, cancel, reschedule (see service.py)."""

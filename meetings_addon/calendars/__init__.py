@@ -1,0 +1,1 @@
+"""Calendar provider adapters, one interface (ports.CalendarProvider)."""

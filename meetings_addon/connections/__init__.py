@@ -1,0 +1,1 @@
+"""Which calendars a user has, and how to reach them."""

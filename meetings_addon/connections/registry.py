@@ -1,0 +1,61 @@
+"""A user's calendars: those of their Calendar Connections, or the Local calendar.
+
+Provider adapters for Google, Microsoft and CalDAV register here by provider name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..calendars.local import LocalCalendar
+from ..ports import CalendarProvider, Doc, Services
+
+CONNECTION = "Calendar Connection"
+
+# provider name -> factory(services, connection doc) -> CalendarProvider
+FACTORIES: dict[str, Callable[[Services, Doc], CalendarProvider]] = {
+    "Local": lambda services, connection: LocalCalendar(services.store, connection["user"]),
+}
+
+
+@dataclass
+class UserCalendars:
+    user: str
+    # (connection, provider, calendar ids checked for availability)
+    sources: list[tuple[Doc, CalendarProvider, list[str]]] = field(default_factory=list)
+    default: tuple[Doc, CalendarProvider, str] | None = None
+    failing: list[str] = field(default_factory=list)  # human-readable calendar names
+
+
+def user_calendars(services: Services, user: str) -> UserCalendars:
+    connections = [
+        services.store.get(CONNECTION, row["name"])
+        for row in services.store.list(CONNECTION, {"user": user, "status": ["!=", "Disconnected"]})
+    ]
+    found = UserCalendars(user)
+    if not connections:
+        local = LocalCalendar(services.store, user)
+        found.sources.append(({"name": None, "provider": "Local", "user": user}, local, [user]))
+        found.default = ({"name": None, "provider": "Local", "user": user}, local, user)
+        return found
+    for connection in connections:
+        factory = FACTORIES.get(connection.get("provider"))
+        if factory is None:
+            found.failing.append(f"{connection.get('provider')} ({connection.get('account') or user}): not supported here")
+            continue
+        provider = factory(services, connection)
+        calendars = connection.get("calendars") or []
+        if connection.get("provider") == "Local" and not calendars:
+            calendars = [{"calendar_id": user, "check_availability": 1, "is_default": 1}]
+        if connection.get("status") == "Error":
+            found.failing.append(f"{connection.get('provider')} ({connection.get('account') or user})")
+        for row in calendars:
+            if row.get("status") == "Failing" and row.get("check_availability"):
+                found.failing.append(row.get("calendar_name") or row["calendar_id"])
+        checked = [row["calendar_id"] for row in calendars if row.get("check_availability") and row.get("status") != "Failing"]
+        found.sources.append((connection, provider, checked))
+        for row in calendars:
+            if row.get("is_default"):
+                found.default = (connection, provider, row["calendar_id"])
+    return found

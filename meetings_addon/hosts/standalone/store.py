@@ -1,0 +1,442 @@
+"""The standalone Store: SQLAlchemy over SQLite (default), MariaDB or PostgreSQL.
+
+Datetimes are stored naive in UTC and come back aware (UTC). Transactions:
+- SQLite: atomic() takes the write lock up front (BEGIN IMMEDIATE), so reservations
+  run one at a time; plain reads stay concurrent (WAL).
+- MariaDB / PostgreSQL: READ COMMITTED, and lock() is SELECT ... FOR UPDATE on the
+  rows named, so two reservations for one host run one after the other and the second
+  sees what the first committed.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from contextlib import contextmanager
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any, Iterator, Mapping, Optional, Sequence
+
+from sqlalchemy import and_, create_engine, delete, event, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from ...errors import DuplicateEntry, InvalidInput, NotFound
+from .schema import Meta, build_metadata, load_metas
+
+UTC = timezone.utc
+STANDARD = ("name", "creation", "modified", "owner", "modified_by", "docstatus", "idx")
+CHILD_STANDARD = ("parent", "parentfield", "parenttype")
+OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "in", "not in", "like", "not like", "is")
+
+
+def default_url(path: str = "meetings.sqlite") -> str:
+    return f"sqlite:///{path}"
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_connection, _record):  # pragma: no cover - driver plumbing
+            dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself
+            cursor = dbapi_connection.cursor()
+            if ":memory:" not in url and url not in ("sqlite://", "sqlite:///"):
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=60000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection):  # pragma: no cover - driver plumbing
+            immediate = connection.info.pop("immediate", False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+    if url.startswith("mysql") or url.startswith("mariadb"):
+        return create_engine(url, isolation_level="READ COMMITTED", pool_pre_ping=True, pool_size=20, max_overflow=20)
+    return create_engine(url, isolation_level="READ COMMITTED", pool_pre_ping=True, pool_size=20, max_overflow=20)
+
+
+def new_name() -> str:
+    return secrets.token_hex(5)  # Frappe's hash names are 10 hex characters
+
+
+class SQLStore:
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = make_engine(url)
+        self.dialect = self.engine.dialect.name
+        self.metadata = build_metadata(self.dialect)
+        self.metas: dict[str, Meta] = load_metas()
+        self._local = threading.local()
+
+    # --- schema -----------------------------------------------------------------------
+
+    def create_all(self) -> None:
+        self.metadata.create_all(self.engine)
+
+    def drop_all(self) -> None:
+        self.metadata.drop_all(self.engine)
+
+    # --- transactions -----------------------------------------------------------------
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        current: Optional[Connection] = getattr(self._local, "connection", None)
+        if current is not None:
+            with current.begin_nested():
+                yield
+            return
+        with self.engine.connect() as connection:
+            if self.dialect == "sqlite":
+                connection.info["immediate"] = True
+            self._local.connection = connection
+            self._local.after_commit = []
+            try:
+                with connection.begin():
+                    yield
+            finally:
+                callbacks = self._local.after_commit
+                self._local.connection = None
+                self._local.after_commit = []
+        for callback in callbacks:  # only reached when the transaction committed
+            callback()
+
+    def after_commit(self, callback) -> bool:
+        """Run callback once the current transaction commits; False if none is open."""
+        if getattr(self._local, "connection", None) is None:
+            return False
+        self._local.after_commit.append(callback)
+        return True
+
+    @contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        current = getattr(self._local, "connection", None)
+        if current is not None:
+            yield current
+            return
+        with self.engine.begin() as connection:
+            yield connection
+
+    def lock(self, doctype: str, names: Sequence[str]) -> None:
+        if getattr(self._local, "connection", None) is None:
+            raise RuntimeError("lock() must be called inside atomic()")
+        if self.dialect == "sqlite" or not names:
+            return  # BEGIN IMMEDIATE already holds the database's write lock
+        table = self._table(doctype)
+        with self._connection() as connection:
+            found = connection.execute(
+                select(table.c.name).where(table.c.name.in_(sorted(names))).order_by(table.c.name).with_for_update()
+            ).all()
+        if len(found) != len(set(names)):
+            missing = sorted(set(names) - {row[0] for row in found})
+            raise NotFound(f"{doctype} {', '.join(missing)} does not exist")
+
+    # --- reading ----------------------------------------------------------------------
+
+    def meta(self, doctype: str) -> Meta:
+        try:
+            return self.metas[doctype]
+        except KeyError:
+            raise NotFound(f"DocType {doctype} not found") from None
+
+    def _table(self, doctype: str):
+        return self.metadata.tables[self.meta(doctype).table]
+
+    def get(self, doctype: str, name: str) -> Optional[dict[str, Any]]:
+        meta = self.meta(doctype)
+        if meta.issingle:
+            return self._get_single(meta)
+        table = self._table(doctype)
+        with self._connection() as connection:
+            row = connection.execute(select(table).where(table.c.name == name)).mappings().first()
+            if row is None:
+                return None
+            doc = self._out(meta, row)
+            doc["doctype"] = doctype
+            for fieldname, child_doctype in meta.tables().items():
+                child = self._table(child_doctype)
+                rows = connection.execute(
+                    select(child)
+                    .where(and_(child.c.parent == name, child.c.parenttype == doctype, child.c.parentfield == fieldname))
+                    .order_by(child.c.idx)
+                ).mappings()
+                doc[fieldname] = [self._out(self.meta(child_doctype), r) for r in rows]
+        return doc
+
+    def get_value(self, doctype: str, filters: Mapping[str, Any], field: str) -> Any:
+        rows = self.list(doctype, filters, fields=(field,), limit=1)
+        return rows[0][field] if rows else None
+
+    def list(
+        self,
+        doctype: str,
+        filters: Optional[Mapping[str, Any]] = None,
+        fields: Sequence[str] = ("name",),
+        order_by: Optional[str] = None,
+        limit: Optional[int] = None,
+        for_update: bool = False,
+    ) -> list[dict[str, Any]]:
+        meta = self.meta(doctype)
+        table = self._table(doctype)
+        fields = list(fields) or ["name"]
+        if fields == ["*"]:
+            fields = [c.name for c in table.columns]
+        for fieldname in fields:
+            if fieldname not in table.c:
+                raise InvalidInput("fields", f"{doctype} has no field {fieldname!r}")
+        query = select(*(table.c[f] for f in fields)).where(*self._where(meta, table, filters or {}))
+        if order_by:
+            for part in order_by.split(","):
+                words = part.strip().split()
+                column = words[0].strip("`")
+                if column not in table.c:
+                    raise InvalidInput("order_by", f"{doctype} has no field {column!r}")
+                direction = words[1].lower() if len(words) > 1 else "asc"
+                if direction not in ("asc", "desc"):
+                    raise InvalidInput("order_by", f"{direction!r} is neither asc nor desc")
+                query = query.order_by(table.c[column].desc() if direction == "desc" else table.c[column].asc())
+        if limit:
+            query = query.limit(int(limit))
+        if for_update and self.dialect != "sqlite" and getattr(self._local, "connection", None) is not None:
+            query = query.with_for_update()
+        with self._connection() as connection:
+            return [self._out(meta, row) for row in connection.execute(query).mappings()]
+
+    def _where(self, meta: Meta, table, filters: Mapping[str, Any]):
+        types = meta.columns()
+        clauses = []
+        items = filters.items() if isinstance(filters, Mapping) else ((f[0], f[1:]) for f in filters)
+        for fieldname, condition in items:
+            if fieldname not in table.c:
+                raise InvalidInput("filters", f"{meta.name} has no field {fieldname!r}")
+            column = table.c[fieldname]
+            fieldtype = types.get(fieldname, "Data")
+            if isinstance(condition, (list, tuple)) and len(condition) == 2 and str(condition[0]).lower() in OPERATORS:
+                operator, value = str(condition[0]).lower(), condition[1]
+            else:
+                operator, value = "=", condition
+            if operator in ("in", "not in"):
+                values = [self._in(fieldtype, v) for v in (value if isinstance(value, (list, tuple, set)) else str(value).split(","))]
+                clauses.append(column.in_(values) if operator == "in" else column.not_in(values))
+            elif operator == "is":
+                clauses.append(column.is_not(None) if value == "set" else column.is_(None))
+            elif operator in ("like", "not like"):
+                clauses.append(column.like(value) if operator == "like" else column.not_like(value))
+            else:
+                value = self._in(fieldtype, value)
+                clauses.append(
+                    {
+                        "=": column == value,
+                        "!=": column != value,
+                        "<": column < value,
+                        "<=": column <= value,
+                        ">": column > value,
+                        ">=": column >= value,
+                    }[operator]
+                )
+        return clauses
+
+    def _get_single(self, meta: Meta) -> dict[str, Any]:
+        singles = self.metadata.tables["tabSingles"]
+        with self._connection() as connection:
+            rows = connection.execute(select(singles.c.field, singles.c.value).where(singles.c.doctype == meta.name)).all()
+        stored = {field: value for field, value in rows}
+        doc: dict[str, Any] = {"doctype": meta.name, "name": meta.name}
+        for f in meta.fields:
+            if f["fieldtype"] in ("Section Break", "Column Break", "Tab Break", "HTML", "Button", "Heading", "Table"):
+                continue
+            raw = stored.get(f["fieldname"], f.get("default"))
+            doc[f["fieldname"]] = self._single_out(f["fieldtype"], raw)
+        return doc
+
+    # --- writing ----------------------------------------------------------------------
+
+    def insert(self, doctype: str, doc: Mapping[str, Any]) -> dict[str, Any]:
+        meta = self.meta(doctype)
+        if meta.issingle:
+            self.update(doctype, doctype, doc)
+            return self.get(doctype, doctype)
+        name = doc.get("name") or self._autoname(meta, doc)
+        now = datetime.now(UTC).replace(tzinfo=None)
+        owner = doc.get("owner") or "Administrator"
+        row = {"name": name, "creation": now, "modified": now, "owner": owner, "modified_by": owner, "docstatus": 0, "idx": 0}
+        row.update(self._values(meta, doc))
+        try:
+            with self._connection() as connection:
+                connection.execute(insert(self._table(doctype)).values(**row))
+                for fieldname, child_doctype in meta.tables().items():
+                    self._insert_children(connection, doctype, name, fieldname, child_doctype, doc.get(fieldname) or [], now, owner)
+        except IntegrityError as error:
+            raise DuplicateEntry(f"{doctype} {name} already exists or repeats a unique value") from error
+        stored = dict(doc)
+        stored.update({"name": name, "doctype": doctype, "creation": now.replace(tzinfo=UTC)})
+        return stored
+
+    def _insert_children(self, connection, parenttype, parent, fieldname, child_doctype, rows, now, owner):
+        child_meta = self.meta(child_doctype)
+        table = self._table(child_doctype)
+        for idx, child in enumerate(rows, start=1):
+            values = {
+                "name": new_name(), "creation": now, "modified": now, "owner": owner, "modified_by": owner,
+                "docstatus": 0, "idx": idx, "parent": parent, "parentfield": fieldname, "parenttype": parenttype,
+            }
+            values.update(self._values(child_meta, child))
+            connection.execute(insert(table).values(**values))
+
+    def update(self, doctype: str, name: str, values: Mapping[str, Any]) -> None:
+        meta = self.meta(doctype)
+        if meta.issingle:
+            self._update_single(meta, values)
+            return
+        now = datetime.now(UTC).replace(tzinfo=None)
+        table = self._table(doctype)
+        columns = self._values(meta, values)
+        try:
+            with self._connection() as connection:
+                result = connection.execute(update(table).where(table.c.name == name).values(modified=now, **columns))
+                if result.rowcount == 0:
+                    raise NotFound(f"{doctype} {name} not found")
+                for fieldname, child_doctype in meta.tables().items():
+                    if fieldname in values:
+                        child = self._table(child_doctype)
+                        connection.execute(
+                            delete(child).where(and_(child.c.parent == name, child.c.parenttype == doctype, child.c.parentfield == fieldname))
+                        )
+                        self._insert_children(connection, doctype, name, fieldname, child_doctype, values[fieldname] or [], now, "Administrator")
+        except IntegrityError as error:
+            raise DuplicateEntry(f"{doctype} {name}: a unique value is repeated") from error
+
+    def _update_single(self, meta: Meta, values: Mapping[str, Any]) -> None:
+        singles = self.metadata.tables["tabSingles"]
+        types = meta.columns()
+        with self._connection() as connection:
+            for fieldname, value in values.items():
+                if fieldname not in types:
+                    continue
+                connection.execute(delete(singles).where(and_(singles.c.doctype == meta.name, singles.c.field == fieldname)))
+                if value is not None:
+                    stored = self._in(types[fieldname], value)
+                    if isinstance(stored, datetime):
+                        stored = stored.isoformat(sep=" ")
+                    connection.execute(insert(singles).values(doctype=meta.name, field=fieldname, value=str(stored)))
+
+    def delete(self, doctype: str, name: str) -> None:
+        meta = self.meta(doctype)
+        table = self._table(doctype)
+        with self._connection() as connection:
+            for child_doctype in set(meta.tables().values()):
+                child = self._table(child_doctype)
+                connection.execute(delete(child).where(and_(child.c.parent == name, child.c.parenttype == doctype)))
+            connection.execute(delete(table).where(table.c.name == name))
+
+    # --- secrets (Password fields) ---------------------------------------------------------
+
+    def set_password(self, doctype: str, name: str, fieldname: str, value: Optional[str]) -> None:
+        auth = self.metadata.tables["__Auth"]
+        with self._connection() as connection:
+            connection.execute(
+                delete(auth).where(and_(auth.c.doctype == doctype, auth.c.name == name, auth.c.fieldname == fieldname))
+            )
+            if value is not None:
+                connection.execute(insert(auth).values(doctype=doctype, name=name, fieldname=fieldname, password=value))
+
+    def get_password(self, doctype: str, name: str, fieldname: str) -> Optional[str]:
+        auth = self.metadata.tables["__Auth"]
+        with self._connection() as connection:
+            return connection.execute(
+                select(auth.c.password).where(and_(auth.c.doctype == doctype, auth.c.name == name, auth.c.fieldname == fieldname))
+            ).scalar()
+
+    # --- conversion ---------------------------------------------------------------------
+
+    def _autoname(self, meta: Meta, doc: Mapping[str, Any]) -> str:
+        rule = meta.autoname or "hash"
+        if rule.startswith("field:"):
+            value = doc.get(rule.split(":", 1)[1])
+            if not value:
+                raise InvalidInput(rule.split(":", 1)[1], "is required")
+            return str(value)
+        return new_name()
+
+    def _values(self, meta: Meta, doc: Mapping[str, Any]) -> dict[str, Any]:
+        types = meta.columns()
+        values = {}
+        for fieldname, value in doc.items():
+            fieldtype = types.get(fieldname)
+            if fieldtype is None or fieldname in STANDARD or fieldname in CHILD_STANDARD:
+                continue
+            if fieldtype == "Password":
+                values[fieldname] = "*" * 10 if value else None  # the secret goes through set_password
+                continue
+            values[fieldname] = self._in(fieldtype, value)
+        return values
+
+    @staticmethod
+    def _in(fieldtype: str, value: Any) -> Any:
+        if value is None:
+            return None
+        if fieldtype == "Datetime":
+            if isinstance(value, str):
+                if not value.strip():
+                    return None
+                try:
+                    value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+                except ValueError:
+                    raise InvalidInput("datetime", f"{value!r} is not a date-time") from None
+            if isinstance(value, datetime):
+                return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+            raise InvalidInput("datetime", f"{value!r} is not a date-time")
+        if fieldtype == "Date":
+            if isinstance(value, datetime):
+                return value.date()
+            if isinstance(value, str):
+                return date.fromisoformat(value) if value.strip() else None
+            return value
+        if fieldtype == "Time":
+            if isinstance(value, timedelta):
+                return (datetime.min + value).time()
+            if isinstance(value, str):
+                return time.fromisoformat(value) if value.strip() else None
+            return value
+        if fieldtype in ("Int", "Check"):
+            if isinstance(value, bool):
+                return int(value)
+            if value == "":
+                return 0
+            return int(value)
+        if fieldtype in ("Float", "Currency", "Percent"):
+            return float(value) if value != "" else 0.0
+        if fieldtype == "JSON":
+            return value if isinstance(value, str) else json.dumps(value, default=str)
+        return value if isinstance(value, str) else str(value)
+
+    @staticmethod
+    def _out(meta: Meta, row: Mapping[str, Any]) -> dict[str, Any]:
+        types = meta.columns()
+        doc = dict(row)
+        for key, value in doc.items():
+            fieldtype = types.get(key)
+            if key in ("creation", "modified") or fieldtype == "Datetime":
+                if isinstance(value, datetime):
+                    doc[key] = value.replace(tzinfo=UTC)
+            elif fieldtype == "JSON" and isinstance(value, str) and value:
+                try:
+                    doc[key] = json.loads(value)
+                except ValueError:
+                    pass
+        return doc
+
+    @staticmethod
+    def _single_out(fieldtype: str, raw: Any) -> Any:
+        if raw is None:
+            return 0 if fieldtype in ("Int", "Check") else None
+        if fieldtype in ("Int", "Check"):
+            try:
+                return int(float(raw))
+            except ValueError:
+                return 0
+        if fieldtype == "Datetime":
+            return datetime.fromisoformat(str(raw)).replace(tzinfo=UTC)
+        return raw

@@ -1,0 +1,120 @@
+"""What the use-cases need from a host. Each host (Frappe, standalone) provides these.
+
+Documents are plain dicts with Frappe's field names; child tables are lists of dicts
+under their table field. Datetime fields cross the port as aware datetimes (UTC when
+read back); each host converts to its own storage in one place.
+
+Filters follow frappe.get_all: {"field": value} or {"field": [op, value]} with op one
+of = != < <= > >= in "not in" like "is" ("set" / "not set").
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Iterable, Mapping, Optional, Protocol, Sequence
+
+Doc = dict[str, Any]
+Filters = Mapping[str, Any]
+
+
+class Store(Protocol):
+    def get(self, doctype: str, name: str) -> Optional[Doc]:
+        """The document with its child tables, or None."""
+
+    def get_value(self, doctype: str, filters: Filters, field: str) -> Any:
+        """One field of the first matching document, or None."""
+
+    def list(
+        self,
+        doctype: str,
+        filters: Optional[Filters] = None,
+        fields: Sequence[str] = ("name",),
+        order_by: Optional[str] = None,
+        limit: Optional[int] = None,
+        for_update: bool = False,
+    ) -> list[Doc]:
+        """Matching rows (parent fields only); order_by as "field asc|desc".
+
+        for_update: a locking read inside atomic(): it sees every change committed so
+        far (whatever the isolation level) and keeps the rows locked until the end.
+        """
+
+    def insert(self, doctype: str, doc: Mapping[str, Any]) -> Doc:
+        """Insert with child tables; returns the stored doc (with its name)."""
+
+    def update(self, doctype: str, name: str, values: Mapping[str, Any]) -> None:
+        """Set parent fields (a child table given as a list replaces that table)."""
+
+    def delete(self, doctype: str, name: str) -> None: ...
+
+    def atomic(self) -> AbstractContextManager[None]:
+        """A transaction: committed on success, rolled back on error. Nesting is allowed."""
+
+    def lock(self, doctype: str, names: Sequence[str]) -> None:
+        """Row locks on these documents until the current transaction ends.
+
+        Two transactions locking the same name run one after the other: this is what
+        makes a slot's reservation atomic.
+        """
+
+
+class Jobs(Protocol):
+    def enqueue(self, method: str, *, job_id: Optional[str] = None, **kwargs: Any) -> None:
+        """Run `method` (a dotted path) with kwargs after the current transaction commits.
+
+        A job with the same job_id that is still queued is not queued twice.
+        """
+
+
+class Mailer(Protocol):
+    def send(
+        self,
+        recipients: Sequence[str],
+        subject: str,
+        html: str,
+        *,
+        attachments: Sequence[tuple[str, bytes, str]] = (),
+        reference: Optional[tuple[str, str]] = None,
+    ) -> None:
+        """Queue an email; attachments are (filename, content, mime type)."""
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """Aware, UTC."""
+
+
+class Secrets(Protocol):
+    def get(self, doctype: str, name: str, field: str) -> Optional[str]: ...
+
+    def set(self, doctype: str, name: str, field: str, value: Optional[str]) -> None: ...
+
+
+class CalendarProvider(Protocol):
+    """One calendar account (or the Local calendar). Times are aware datetimes."""
+
+    def list_calendars(self) -> list[Doc]: ...
+
+    def busy(self, calendar_ids: Sequence[str], start: datetime, end: datetime) -> dict[str, list[tuple[datetime, datetime]]]:
+        """Opaque busy intervals per calendar id; raises CalendarUnavailable."""
+
+    def create_event(self, calendar_id: str, event: Mapping[str, Any]) -> Doc: ...
+
+    def update_event(self, calendar_id: str, event_id: str, event: Mapping[str, Any]) -> Doc: ...
+
+    def cancel_event(self, calendar_id: str, event_id: str) -> None: ...
+
+
+@dataclass
+class Services:
+    """Everything a use-case may touch, bundled by the host."""
+
+    store: Store
+    jobs: Jobs
+    clock: Clock
+    mailer: Optional[Mailer] = None
+    secrets: Optional[Secrets] = None
+    providers: Callable[[Services, str], Iterable[tuple[Doc, CalendarProvider]]] = field(default=lambda services, user: ())
+    site_url: str = "http://127.0.0.1:8000"
