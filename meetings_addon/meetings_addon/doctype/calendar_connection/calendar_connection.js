@@ -1,0 +1,8 @@
+// Copyright (c) 2026, meetings_addon developers and contributors
+// For license information, please see license.txt
+
+// frappe.ui.form.on("Calendar Connection", {
+// 	refresh(frm) {
+
+// 	},
+// });

@@ -1,0 +1,172 @@
+# Copyright (c) 2026, meetings_addon developers and contributors
+# For license information, please see license.txt
+
+import re
+
+import frappe
+from frappe import _
+from frappe.model.document import Document
+from frappe.utils import get_system_timezone
+
+from meetings_addon.errors import InvalidRule
+from meetings_addon.links import validate_link_rules
+
+SLUG = re.compile(r"[a-z0-9-]{1,100}")
+QUESTION_FIELDNAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+# The booking form always asks these; a question may not reuse their keys.
+STANDARD_FORM_FIELDS = frozenset({"first_name", "last_name", "email", "timezone", "consent"})
+MAX_REMINDERS = 3
+
+
+class MeetingLink(Document):
+    # begin: auto-generated types
+    # This code is auto-generated. Do not modify anything in this block.
+
+    from typing import TYPE_CHECKING
+
+    if TYPE_CHECKING:
+        from frappe.types import DF
+        from meetings_addon.meetings_addon.doctype.meeting_link_availability.meeting_link_availability import MeetingLinkAvailability
+        from meetings_addon.meetings_addon.doctype.meeting_link_date_override.meeting_link_date_override import MeetingLinkDateOverride
+        from meetings_addon.meetings_addon.doctype.meeting_link_host.meeting_link_host import MeetingLinkHost
+        from meetings_addon.meetings_addon.doctype.meeting_link_question.meeting_link_question import MeetingLinkQuestion
+        from meetings_addon.meetings_addon.doctype.meeting_link_reminder.meeting_link_reminder import MeetingLinkReminder
+
+        accent_color: DF.Color | None
+        availability: DF.Table[MeetingLinkAvailability]
+        buffer_after: DF.Int
+        buffer_before: DF.Int
+        consent_enabled: DF.Check
+        consent_text: DF.SmallText | None
+        date_overrides: DF.Table[MeetingLinkDateOverride]
+        description: DF.SmallText | None
+        durations: DF.Data | None
+        host: DF.Link
+        hosts: DF.Table[MeetingLinkHost]
+        internal_name: DF.Data | None
+        invitation_description: DF.SmallText | None
+        invitation_subject: DF.Data | None
+        is_default: DF.Check
+        language: DF.Data | None
+        location: DF.Data | None
+        logo: DF.AttachImage | None
+        max_bookings_per_day: DF.Int
+        meeting_type: DF.Literal["One-on-one", "Round Robin", "Group"]
+        minimum_notice: DF.Int
+        photo: DF.AttachImage | None
+        privacy_text: DF.SmallText | None
+        published: DF.Check
+        questions: DF.Table[MeetingLinkQuestion]
+        range_end: DF.Date | None
+        range_start: DF.Date | None
+        reminder_include_description: DF.Check
+        reminders: DF.Table[MeetingLinkReminder]
+        reminders_enabled: DF.Check
+        rolling_weeks: DF.Int
+        slug: DF.Data
+        start_increment: DF.Int
+        timezone: DF.Data
+        title: DF.Data
+        window_type: DF.Literal["Rolling", "Custom Range"]
+    # end: auto-generated types
+
+    def validate(self):
+        self.set_default_timezone()
+        self.validate_slug()
+        self.validate_hosts()
+        self.validate_questions()
+        self.validate_reminders()
+        self.validate_rules()
+
+    def on_update(self):
+        if self.is_default:
+            self.clear_other_defaults()
+
+    def set_default_timezone(self):
+        if not (self.timezone or "").strip():
+            self.timezone = (
+                self.host and frappe.get_cached_value("User", self.host, "time_zone")
+            ) or get_system_timezone()
+
+    def validate_slug(self):
+        if not SLUG.fullmatch(self.slug or ""):
+            self.throw_on(
+                "slug",
+                _("use 1 to 100 lowercase letters, digits and hyphens, e.g. {0}").format("intro-call"),
+            )
+
+    def validate_hosts(self):
+        seen = set()
+        for row in self.hosts:
+            if row.user in seen:
+                self.throw_on("hosts", _("row {0}: {1} is listed twice").format(row.idx, row.user))
+            seen.add(row.user)
+
+    def validate_questions(self):
+        seen = set()
+        for row in self.questions:
+            fieldname = (row.fieldname or "").strip()
+            if not QUESTION_FIELDNAME.fullmatch(fieldname):
+                self.throw_on(
+                    "questions",
+                    _(
+                        "row {0}: fieldname {1} must start with a lowercase letter and hold only "
+                        "lowercase letters, digits and underscores"
+                    ).format(row.idx, frappe.bold(fieldname)),
+                )
+            if fieldname in STANDARD_FORM_FIELDS:
+                self.throw_on(
+                    "questions",
+                    _("row {0}: fieldname {1} is already on the booking form").format(
+                        row.idx, frappe.bold(fieldname)
+                    ),
+                )
+            if fieldname in seen:
+                self.throw_on(
+                    "questions",
+                    _("row {0}: fieldname {1} is used twice").format(row.idx, frappe.bold(fieldname)),
+                )
+            seen.add(fieldname)
+            row.fieldname = fieldname
+            if row.fieldtype == "Select" and not (row.options or "").strip():
+                self.throw_on(
+                    "questions", _("row {0}: a Select question needs options, one per line").format(row.idx)
+                )
+
+    def validate_reminders(self):
+        if len(self.reminders) > MAX_REMINDERS:
+            self.throw_on("reminders", _("at most {0} reminders").format(MAX_REMINDERS))
+        seen = set()
+        for row in self.reminders:
+            if not row.minutes_before or row.minutes_before < 1:
+                self.throw_on("reminders", _("row {0}: minutes before must be at least 1").format(row.idx))
+            if row.minutes_before in seen:
+                self.throw_on(
+                    "reminders", _("row {0}: {1} minutes is listed twice").format(row.idx, row.minutes_before)
+                )
+            seen.add(row.minutes_before)
+
+    def validate_rules(self):
+        try:
+            validate_link_rules(self.as_dict())
+        except InvalidRule as error:
+            self.throw_on(error.field, error.reason)
+
+    def throw_on(self, fieldname, message):
+        """Refuse the document with a message that starts with the field's label."""
+        label = self.meta.get_label(fieldname)
+        label = _(label) if label and label != "No Label" else fieldname
+        frappe.throw(
+            f"{label}: {message}",
+            exc=frappe.ValidationError,
+            title=_("Invalid {0}").format(label),
+        )
+
+    def clear_other_defaults(self):
+        others = frappe.get_all(
+            "Meeting Link",
+            filters={"host": self.host, "is_default": 1, "name": ("!=", self.name)},
+            pluck="name",
+        )
+        for name in others:
+            frappe.db.set_value("Meeting Link", name, "is_default", 0)

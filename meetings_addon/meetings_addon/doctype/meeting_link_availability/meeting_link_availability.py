@@ -1,0 +1,25 @@
+# Copyright (c) 2026, meetings_addon developers and contributors
+# For license information, please see license.txt
+
+# import frappe
+from frappe.model.document import Document
+
+
+class MeetingLinkAvailability(Document):
+    # begin: auto-generated types
+    # This code is auto-generated. Do not modify anything in this block.
+
+    from typing import TYPE_CHECKING
+
+    if TYPE_CHECKING:
+        from frappe.types import DF
+
+        end_time: DF.Time
+        parent: DF.Data
+        parentfield: DF.Data
+        parenttype: DF.Data
+        start_time: DF.Time
+        weekday: DF.Literal["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+    # end: auto-generated types
+
+    pass

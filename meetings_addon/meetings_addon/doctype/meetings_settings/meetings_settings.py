@@ -1,0 +1,54 @@
+# Copyright (c) 2026, meetings_addon developers and contributors
+# For license information, please see license.txt
+
+import frappe
+from frappe import _
+from frappe.model.document import Document
+
+from meetings_addon.hosts.frappe.install import default_internal_domains, parse_domains
+
+
+class MeetingsSettings(Document):
+    # begin: auto-generated types
+    # This code is auto-generated. Do not modify anything in this block.
+
+    from typing import TYPE_CHECKING
+
+    if TYPE_CHECKING:
+        from frappe.types import DF
+
+        consent_enabled_by_default: DF.Check
+        default_consent_text: DF.SmallText | None
+        default_duration: DF.Int
+        default_language: DF.Data | None
+        default_privacy_text: DF.SmallText | None
+        guest_rate_limit: DF.Int
+        internal_domains: DF.SmallText | None
+        sync_interval: DF.Int
+    # end: auto-generated types
+
+    def onload(self):
+        if not (self.internal_domains or "").strip():
+            self.internal_domains = "\n".join(default_internal_domains())
+
+    def validate(self):
+        try:
+            self.internal_domains = "\n".join(parse_domains(self.internal_domains))
+        except ValueError as error:
+            frappe.throw(
+                _("Internal Domains: {0}").format(error),
+                exc=frappe.ValidationError,
+                title=_("Invalid Internal Domains"),
+            )
+        if self.default_duration is not None and not 1 <= self.default_duration <= 1440:
+            frappe.throw(
+                _("Default Duration: between 1 and 1440 minutes"),
+                exc=frappe.ValidationError,
+                title=_("Invalid Default Duration"),
+            )
+        if self.sync_interval is not None and self.sync_interval < 1:
+            frappe.throw(
+                _("Calendar Sync Interval: at least 1 minute"),
+                exc=frappe.ValidationError,
+                title=_("Invalid Calendar Sync Interval"),
+            )
