@@ -15,12 +15,26 @@ setup(
     install_requires=[
         "python-dateutil>=2.8",
         "tzdata",
+        "email-validator>=2.0",
+        "icalendar>=5.0",
+        "recurring-ical-events>=3.0",
     ],
     extras_require={
-        "standalone": [],
+        "standalone": [
+            "SQLAlchemy>=2.0",
+            "PyMySQL>=1.1",
+            "psycopg[binary]>=3.1",
+            "Werkzeug>=3.0",
+            "waitress>=3.0",
+            "Jinja2>=3.1",
+            "rq>=1.16",
+            "redis>=5.0",
+        ],
         "test": [
             "pytest>=7",
             "hypothesis>=6.80",
+            "requests>=2.31",
         ],
     },
+    entry_points={"console_scripts": ["meetings = meetings_addon.hosts.standalone.cli:main"]},
 )

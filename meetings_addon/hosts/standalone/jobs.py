@@ -11,6 +11,7 @@ import importlib
 import logging
 import queue
 import random
+import re
 import threading
 import time
 from typing import Any, Callable, Optional
@@ -115,9 +116,12 @@ class RQJobs:
     def enqueue(self, method: str, *, job_id: Optional[str] = None, **kwargs: Any) -> None:
         from rq import Retry
 
+        # RQ (2.0 and later) takes only letters, digits, "_" and "-" in a job id.
+        rq_id = re.sub(r"[^A-Za-z0-9_-]", "_", job_id) if job_id else None
+
         def put() -> None:
-            if job_id:
-                existing = self.queue.fetch_job(job_id)
+            if rq_id:
+                existing = self.queue.fetch_job(rq_id)
                 if existing is not None and existing.get_status(refresh=True) in ("queued", "scheduled", "deferred"):
                     return
             self.queue.enqueue(
@@ -125,7 +129,7 @@ class RQJobs:
                 self.db_url,
                 method,
                 kwargs,
-                job_id=job_id,
+                job_id=rq_id,
                 retry=Retry(max=len(RETRY_DELAYS), interval=list(RETRY_DELAYS)),
             )
 

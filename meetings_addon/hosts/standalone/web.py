@@ -1,0 +1,362 @@
+"""The standalone host's HTTP surface: the same routes and shapes Frappe serves.
+
+- `GET /api/method/ping` -> {"message": "pong"}
+- `/api/method/meetings_addon.api.booking.<fn>` (get_link, get_slots, manage: GET or POST;
+  book, cancel, reschedule: POST) -> {"message": result}. Guest methods, rate-limited per
+  client address.
+- `/api/resource/<DocType>[/<name>]` with `Authorization: token <key>:<secret>`
+  (web_resource.py).
+- `GET /meetings/<slug>`, `GET /meetings/manage/<token>`: the booking page (a placeholder
+  until the page itself lands; 404 for an unknown or unpublished link).
+
+Errors answer as Frappe does: the HTTP status of the domain exception and a body with
+`exc_type`, `exception` and `_server_messages` (a JSON list of JSON messages), plus
+`field` when a field is wrong. An unexpected exception is a 500 with a generic message
+and a reference; its traceback goes to the log, never to the client.
+
+A WSGI application (Werkzeug); `meetings serve` runs it with waitress, threaded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import secrets
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from ...booking import service
+from ...errors import DuplicateEntry, InvalidInput, InvalidRule, MeetingsError, NotFound
+from ...ports import Services
+from . import web_resource
+from .auth import AuthenticationError, authenticate
+from .web_resource import PermissionDenied, format_value
+
+log = logging.getLogger("meetings_addon.web")
+
+BOOKING_API = "meetings_addon.api.booking."
+MAX_BODY = 1024 * 1024  # a booking is a few hundred bytes; a link with every table a few KB
+TEMPLATES = Path(__file__).resolve().parents[2] / "www" / "meetings"
+
+# Guest requests a minute per client address. A visitor's page makes two calls on load
+# (get_link, get_slots), one more per week they browse and one to book: even a restless
+# visitor stays under 30 a minute, and 120 leaves room for several visitors behind one
+# office NAT. A script, though, is held to 2 requests a second: too slow to scrape every
+# link's free/busy or flood a host with bookings, which is what the limit is for.
+DEFAULT_GUEST_RATE_LIMIT = 120
+
+# Frappe's names for the exceptions whose class names differ from Frappe's.
+EXC_TYPES = {
+    NotFound: "DoesNotExistError",
+    DuplicateEntry: "DuplicateEntryError",
+    AuthenticationError: "AuthenticationError",
+    PermissionDenied: "PermissionError",
+    web_resource.LinkExists: "LinkExistsError",
+}
+TITLES = {400: "Invalid Request", 401: "Not Logged In", 403: "Not Permitted", 404: "Not Found", 409: "Not Available",
+          413: "Too Large", 417: "Invalid Input", 429: "Too Many Requests", 503: "Unavailable"}
+
+
+class BadRequest(MeetingsError):
+    """The request itself is malformed (not JSON, not an object): 400, naming the part."""
+
+    http_status = 400
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class RateLimited(MeetingsError):
+    http_status = 429
+
+    def __init__(self, retry_after: int):
+        super().__init__(f"Too many requests: please wait {retry_after} seconds and try again.")
+        self.retry_after = retry_after
+
+
+class MethodNotFound(NotFound):
+    pass
+
+
+EXC_TYPES[RateLimited] = "RateLimitExceededError"  # Frappe's name, as the Frappe host answers
+
+
+# --- rate limit -------------------------------------------------------------------------
+
+
+class RateLimiter:
+    """At most `limit` hits per `period` seconds per key: a sliding log of hit times."""
+
+    def __init__(self, limit: int, period: float = 60.0, clock: Callable[[], float] = time.monotonic):
+        self.limit = limit
+        self.period = period
+        self.clock = clock
+        self._hits: dict[str, deque] = {}
+        self._lock = threading.Lock()
+        self._calls = 0
+
+    def hit(self, key: str) -> Optional[int]:
+        """None when allowed (and counted); else the seconds to wait (Retry-After)."""
+        if self.limit <= 0:
+            return None
+        now = self.clock()
+        with self._lock:
+            self._calls += 1
+            if self._calls % 1000 == 0:
+                self._prune(now)
+            hits = self._hits.setdefault(key, deque())
+            while hits and hits[0] <= now - self.period:
+                hits.popleft()
+            if len(hits) >= self.limit:
+                return max(1, math.ceil(hits[0] + self.period - now))
+            hits.append(now)
+            return None
+
+    def _prune(self, now: float) -> None:
+        for key in [k for k, hits in self._hits.items() if not hits or hits[-1] <= now - self.period]:
+            del self._hits[key]
+
+
+def resolve_guest_rate_limit(value: Optional[int] = None) -> int:
+    """The flag's value, else MEETINGS_GUEST_RATE_LIMIT, else the default."""
+    if value is not None:
+        return value
+    env = os.environ.get("MEETINGS_GUEST_RATE_LIMIT", "").strip()
+    if not env:
+        return DEFAULT_GUEST_RATE_LIMIT
+    if not env.isdigit():
+        raise InvalidInput("MEETINGS_GUEST_RATE_LIMIT", f"{env!r} is not a whole number of requests a minute (0 = no limit)")
+    return int(env)
+
+
+# --- responses --------------------------------------------------------------------------
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, default=format_value, ensure_ascii=False)
+
+
+def json_response(body: Any, status: int = 200, headers: Optional[Mapping[str, str]] = None) -> Response:
+    response = Response(to_json(body), status=status, mimetype="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def error_response(exc_type: str, message: str, status: int, *, field: Optional[str] = None,
+                   headers: Optional[Mapping[str, str]] = None, title: Optional[str] = None) -> Response:
+    """Frappe's error body: exc_type, exception, _server_messages (JSON of JSON)."""
+    body: dict[str, Any] = {
+        "exc_type": exc_type,
+        "exception": f"{exc_type}: {message}",
+        "_server_messages": json.dumps(
+            [json.dumps({"message": message, "title": title or TITLES.get(status, "Error"), "indicator": "red", "raise_exception": 1})]
+        ),
+    }
+    if field:
+        body["field"] = field
+    return json_response(body, status, headers)
+
+
+def exception_response(error: MeetingsError) -> Response:
+    exc_type = next((name for cls, name in EXC_TYPES.items() if isinstance(error, cls)), type(error).__name__)
+    headers = {}
+    if isinstance(error, RateLimited):
+        headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, AuthenticationError):
+        headers["WWW-Authenticate"] = 'Token realm="meetings"'
+    title = "Invalid Rule" if isinstance(error, InvalidRule) else None  # as hosts/frappe/errors.py titles it
+    return error_response(exc_type, error.message, error.http_status, field=getattr(error, "field", None), headers=headers,
+                          title=title)
+
+
+# --- the application -------------------------------------------------------------------
+
+
+def _manage(services: Services, payload: Mapping[str, Any]) -> Any:
+    return service.manage_view(services, payload.get("token"))
+
+
+# fn -> (HTTP methods, use-case(services, payload))
+BOOKING_METHODS: dict[str, tuple[tuple[str, ...], Callable[[Services, Mapping[str, Any]], Any]]] = {
+    "get_link": (("GET", "POST"), lambda services, payload: service.get_link(services, payload.get("link"))),
+    "get_slots": (("GET", "POST"), service.get_slots),
+    "book": (("POST",), service.book),
+    "cancel": (("POST",), service.cancel),
+    "reschedule": (("POST",), service.reschedule),
+    "manage": (("GET", "POST"), _manage),
+}
+
+
+class MeetingsApp:
+    """WSGI application over one Services bundle."""
+
+    def __init__(self, services: Services, *, guest_rate_limit: Optional[int] = None):
+        self.services = services
+        self.limiter = RateLimiter(resolve_guest_rate_limit(guest_rate_limit))
+        self.url_map = Map(
+            [
+                Rule("/api/method/<path:method>", endpoint="method", methods=("GET", "POST", "PUT", "DELETE")),
+                Rule("/api/resource/<doctype>", endpoint="collection", methods=("GET", "POST")),
+                Rule("/api/resource/<doctype>/<path:name>", endpoint="document", methods=("GET", "PUT", "DELETE")),
+                Rule("/meetings/manage/<path:token>", endpoint="manage_page", methods=("GET",)),
+                Rule("/meetings/<slug>", endpoint="link_page", methods=("GET",)),
+            ],
+            strict_slashes=False,
+        )
+        self.templates = Environment(
+            loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(default=True, default_for_string=True)
+        )
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        request.max_content_length = MAX_BODY
+        return self.dispatch(request)(environ, start_response)
+
+    def dispatch(self, request: Request) -> Response:
+        adapter = self.url_map.bind_to_environ(request.environ)
+        try:
+            endpoint, values = adapter.match()
+            return getattr(self, f"on_{endpoint}")(request, **values)
+        except MeetingsError as error:
+            return exception_response(error)
+        except RequestEntityTooLarge:
+            return error_response("ValidationError", f"The request body is larger than {MAX_BODY // 1024} KB", 413, field="body")
+        except HTTPException as error:  # routing: 404 / 405 in Frappe's shape
+            exc_type = {404: "DoesNotExistError", 405: "PermissionError"}.get(error.code or 500, "ValidationError")
+            headers = {"Allow": ", ".join(error.valid_methods)} if getattr(error, "valid_methods", None) else None
+            return error_response(exc_type, error.description or error.name, error.code or 500, headers=headers)
+        except Exception:  # noqa: BLE001 - a 500 is a bug: logged in full, told in brief
+            reference = secrets.token_hex(4)
+            path = "/meetings/manage/…" if request.path.startswith("/meetings/manage/") else request.path  # no tokens in logs
+            log.exception("unexpected error %s on %s %s", reference, request.method, path)
+            return error_response(
+                "ServerError", f"Something went wrong on our side. Please try again later (reference {reference}).", 500
+            )
+
+    # --- helpers ---
+
+    def _limit(self, request: Request) -> None:
+        wait = self.limiter.hit(request.remote_addr or "unknown")
+        if wait is not None:
+            raise RateLimited(wait)
+
+    def _payload(self, request: Request) -> dict[str, Any]:
+        """Frappe's form_dict: query parameters, then the JSON or form body over them."""
+        return {**request.args.to_dict(), **self._body(request)}
+
+    @staticmethod
+    def _body(request: Request) -> dict[str, Any]:
+        """A JSON object or form fields; 400 naming the body when it is neither."""
+        if request.method not in ("POST", "PUT"):
+            return {}
+        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            return request.form.to_dict()
+        raw = request.get_data(cache=True)
+        if not raw.strip():
+            return {}
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            raise BadRequest("body", "is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise BadRequest("body", "must be a JSON object")
+        return body
+
+    def _user(self, request: Request) -> str:
+        user = authenticate(self.services, request.headers.get("Authorization"))
+        if user is None:
+            raise PermissionDenied("Not permitted: send `Authorization: token <api_key>:<api_secret>`")
+        return user
+
+    # --- /api/method ---
+
+    def on_method(self, request: Request, method: str) -> Response:
+        if method == "ping":
+            return json_response({"message": "pong"})
+        if method == "frappe.auth.get_logged_user":
+            return json_response({"message": self._user(request)})
+        if not method.startswith(BOOKING_API) or method[len(BOOKING_API):] not in BOOKING_METHODS:
+            raise MethodNotFound(f"Failed to get method for command {method[:200]}")
+        allowed, use_case = BOOKING_METHODS[method[len(BOOKING_API):]]
+        self._limit(request)
+        if request.method not in allowed:
+            raise PermissionDenied(f"Not permitted: use {' or '.join(allowed)} for {method}")
+        payload = self._payload(request)
+        answers = payload.get("answers")
+        if isinstance(answers, str) and answers.strip():  # a form sends the answers as JSON text
+            try:
+                payload["answers"] = json.loads(answers)
+            except ValueError:
+                raise InvalidInput("answers", "must be a JSON object of {fieldname: value}") from None
+        return json_response({"message": use_case(self.services, payload)})
+
+    # --- /api/resource ---
+
+    def on_collection(self, request: Request, doctype: str) -> Response:
+        user = self._user(request)
+        if request.method == "POST":
+            doc = web_resource.create_doc(self.services, user, doctype, self._body(request))
+            return json_response({"data": doc})
+        return json_response({"data": web_resource.list_docs(self.services, user, doctype, request.args.to_dict())})
+
+    def on_document(self, request: Request, doctype: str, name: str) -> Response:
+        user = self._user(request)
+        if request.method == "PUT":
+            doc = web_resource.update_doc(self.services, user, doctype, name, self._body(request))
+            return json_response({"data": doc})
+        if request.method == "DELETE":
+            web_resource.delete_doc(self.services, user, doctype, name)
+            return json_response({"message": "ok"})
+        return json_response({"data": web_resource.get_doc(self.services, user, doctype, name)})
+
+    # --- pages ---
+
+    def _page(self, http_status: int, **context: Any) -> Response:
+        html = self.templates.get_template("page.html").render(**context)
+        response = Response(html, status=http_status, mimetype="text/html")
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Content-Security-Policy"] = "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; base-uri 'none'; form-action 'self'"
+        return response
+
+    def on_link_page(self, request: Request, slug: str) -> Response:
+        self._limit(request)
+        try:
+            facts = service.get_link(self.services, slug)
+        except NotFound as error:
+            return self._page(404, kind="not_found", title="Not found", message=error.message)
+        response = self._page(200, kind="book", title=facts["title"], host=facts["host"] or ", ".join(h["name"] for h in facts["hosts"]),
+                              description=facts["description"], slug=facts["link"], language=facts["language"])
+        response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+        return response
+
+    def on_manage_page(self, request: Request, token: str) -> Response:
+        self._limit(request)
+        try:
+            facts = service.manage_view(self.services, token)
+        except NotFound as error:
+            response = self._page(404, kind="not_found", title="Not found", message=error.message)
+        else:
+            response = self._page(200, kind="manage", title=facts["title"], host=facts["host"], status=facts["status"],
+                                  start=facts["start"], timezone=facts["timezone"], language="en")
+        # The token is in the address: keep it out of Referer headers and caches.
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+def make_app(services: Services, *, guest_rate_limit: Optional[int] = None) -> MeetingsApp:
+    return MeetingsApp(services, guest_rate_limit=guest_rate_limit)
