@@ -52,6 +52,9 @@ class Store(Protocol):
     def atomic(self) -> AbstractContextManager[None]:
         """A transaction: committed on success, rolled back on error. Nesting is allowed."""
 
+    def after_commit(self, callback: Callable[[], None]) -> bool:
+        """Run callback once the current transaction commits; False when none is open."""
+
     def lock(self, doctype: str, names: Sequence[str]) -> None:
         """Row locks on these documents until the current transaction ends.
 
@@ -79,6 +82,16 @@ class Mailer(Protocol):
         reference: Optional[tuple[str, str]] = None,
     ) -> None:
         """Queue an email; attachments are (filename, content, mime type)."""
+
+
+class Cache(Protocol):
+    """A small shared cache (process memory in standalone, Redis in Frappe)."""
+
+    def get(self, key: str) -> Any: ...
+
+    def set(self, key: str, value: Any, ttl: int) -> None: ...
+
+    def incr(self, key: str) -> int: ...
 
 
 class Clock(Protocol):
@@ -116,5 +129,6 @@ class Services:
     clock: Clock
     mailer: Optional[Mailer] = None
     secrets: Optional[Secrets] = None
+    cache: Optional[Cache] = None
     providers: Callable[[Services, str], Iterable[tuple[Doc, CalendarProvider]]] = field(default=lambda services, user: ())
     site_url: str = "http://127.0.0.1:8000"

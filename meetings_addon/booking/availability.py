@@ -77,8 +77,14 @@ def schedules(
     *,
     exclude: Optional[str] = None,
 ) -> Schedules:
-    """Every host's busy times in [start - PAD, end + PAD), read live from the calendars."""
-    bookings = bookings_by_host(booking_rows(services, start, end), users, link.get("name"), exclude)
+    """Every host's busy times in [start - PAD, end + PAD), read live from the calendars.
+
+    With `exclude` (a booking being moved), that booking's own time is not busy: its
+    event sits in its hosts' calendars, and must not stop it moving onto an overlapping time.
+    """
+    rows = booking_rows(services, start, end)
+    bookings = bookings_by_host(rows, users, link.get("name"), exclude)
+    moving = [row for row in rows if row["name"] == exclude]
     result = Schedules(hosts=[])
     for user in users:
         calendars = user_calendars(services, user)
@@ -92,5 +98,22 @@ def schedules(
                     busy.extend(intervals)
             except CalendarUnavailable as error:
                 result.failing.append(f"{connection.get('provider')}: {error.message}")
+        for row in moving:
+            if user in [row.get("host")] + (row.get("other_hosts") or "").splitlines():
+                busy = _without(busy, row["start"], row["end"])
         result.hosts.append(HostSchedule(user, busy=busy, bookings=bookings[user]))
     return result
+
+
+def _without(busy: list[tuple[datetime, datetime]], start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """The busy intervals minus [start, end)."""
+    kept = []
+    for b0, b1 in busy:
+        if b1 <= start or b0 >= end:
+            kept.append((b0, b1))
+            continue
+        if b0 < start:
+            kept.append((b0, start))
+        if b1 > end:
+            kept.append((end, b1))
+    return kept

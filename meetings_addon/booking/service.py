@@ -28,7 +28,7 @@ from ..scheduling import (
     load_zone,
     visitor_range,
 )
-from . import inputs, timeline
+from . import inputs, slot_cache, timeline
 from .availability import bookings_by_host, booking_rows, link_hosts, schedules
 
 LINK = "Meeting Link"
@@ -97,7 +97,8 @@ def get_link(services: Services, slug: Any) -> dict[str, Any]:
 
 
 def get_slots(services: Services, payload: Mapping[str, Any]) -> dict[str, Any]:
-    link = published_link(services, payload.get("link"))
+    slug = payload.get("link")
+    head = _link_head(services, slug)
     zone_name = inputs.timezone_name(payload)
     first = inputs.day(payload, "start")
     last = inputs.day(payload, "end")
@@ -105,20 +106,50 @@ def get_slots(services: Services, payload: Mapping[str, Any]) -> dict[str, Any]:
         raise InvalidBooking("end", f"{last} is before start {first}")
     if (last - first).days + 1 > MAX_DAYS:
         raise InvalidBooking("end", f"ask for at most {MAX_DAYS} days at a time")
-    duration = inputs.minutes(payload, "duration", durations(link))
-    start, end = visitor_range(first, last, zone_name)
-    found, mode = _slots(services, link, start, end, duration)
-    zone = load_zone(zone_name)
+    duration = inputs.minutes(payload, "duration", durations(head))
+    now = services.clock.now()
+    rules_zone = load_zone(head.get("timezone") or "UTC")
+    key = (head["name"], head.get("modified"), first, last, zone_name, duration,
+           now.astimezone(rules_zone).date(), slot_cache.epoch(services))
+    cached = slot_cache.get(services, key)
+    if cached is None:
+        link = published_link(services, slug)
+        start, end = visitor_range(first, last, zone_name)
+        found, mode = _slots(services, link, start, end, duration)
+        zone = load_zone(zone_name)
+        cached = (
+            mode,
+            [
+                (slot.start.timestamp(), slot.start.astimezone(zone).isoformat(), slot.end.astimezone(zone).isoformat())
+                for slot in found
+            ],
+        )
+        slot_cache.put(services, key, cached)
+    mode, slots = cached
+    # A cached view may be up to a minute old: minimum notice is applied to `now`.
+    earliest = now.timestamp() + int(head.get("minimum_notice") or 0) * 60
     return {
-        "link": link["name"],
+        "link": head["name"],
         "timezone": zone_name,
         "duration": duration,
         "mode": mode,
-        "slots": [
-            {"start": slot.start.astimezone(zone).isoformat(), "end": slot.end.astimezone(zone).isoformat()}
-            for slot in found
-        ],
+        "slots": [{"start": start, "end": end} for at, start, end in slots if at >= earliest],
     }
+
+
+def _link_head(services: Services, slug: Any) -> dict[str, Any]:
+    """The few fields of a published link that decide whether a cached view still holds."""
+    if not isinstance(slug, str) or not slug.strip() or len(slug) > 140:
+        raise NotFound("No meeting link here: check the address you were given.")
+    rows = services.store.list(
+        LINK,
+        {"name": slug.strip()},
+        fields=("name", "published", "modified", "timezone", "durations", "minimum_notice"),
+        limit=1,
+    )
+    if not rows or not rows[0].get("published"):
+        raise NotFound("This meeting link does not exist or is no longer published.")
+    return rows[0]
 
 
 def _slots(services, link, start, end, duration, *, exclude=None, users=None):
@@ -201,33 +232,37 @@ def _reserve(services, link, slot, duration, fields: dict[str, Any], *, exclude=
     else:
         attempts = [list(slot.hosts)]
     rules = rules_from_link(link)
-    for users in attempts:
-        with services.store.atomic():
-            services.store.lock("User", sorted(users))
-            fresh = bookings_by_host(booking_rows(services, start, end, for_update=True), users, link["name"], exclude)
-            still = compute_slots(
-                rules,
-                [HostSchedule(user, bookings=fresh[user]) for user in users],
-                now=services.clock.now(),
-                range_start=start,
-                range_end=start + SECOND,
-                duration=duration,
-                meeting_type=GROUP if len(users) > 1 else ONE_ON_ONE,
-            )
-            if not still:
-                continue
-            doc = {
-                **fields,
-                "host": users[0],
-                "other_hosts": "\n".join(users[1:]),
-                "start": start,
-                "end": end,
-                "duration": duration,
-            }
-            booking = services.store.insert(BOOKING, doc)
-            if log:
-                _log(services, link, booking)
-            return booking
+    with services.store.atomic():
+        # Every candidate is locked at once, in one sorted order, before any is tried: row
+        # locks last until the transaction ends, so locking host by host in each request's
+        # own assignment order deadlocks two round robin requests against each other.
+        services.store.lock("User", sorted({user for users in attempts for user in users}))
+        for users in attempts:
+            with services.store.atomic():
+                fresh = bookings_by_host(booking_rows(services, start, end, for_update=True), users, link["name"], exclude)
+                still = compute_slots(
+                    rules,
+                    [HostSchedule(user, bookings=fresh[user]) for user in users],
+                    now=services.clock.now(),
+                    range_start=start,
+                    range_end=start + SECOND,
+                    duration=duration,
+                    meeting_type=GROUP if len(users) > 1 else ONE_ON_ONE,
+                )
+                if not still:
+                    continue
+                doc = {
+                    **fields,
+                    "host": users[0],
+                    "other_hosts": "\n".join(users[1:]),
+                    "start": start,
+                    "end": end,
+                    "duration": duration,
+                }
+                booking = services.store.insert(BOOKING, doc)
+                if log:
+                    _log(services, link, booking)
+                return booking
     raise SlotUnavailable("Sorry, that time was just taken. Please choose another one.")
 
 
@@ -305,6 +340,7 @@ def _answer(services, booking, token) -> dict[str, Any]:
 
 def _after_change(services: Services, booking: Mapping[str, Any], change: str) -> None:
     """Side effects that leave the process run as jobs, after the commit."""
+    slot_cache.invalidate(services)
     if booking.get("status") != "Requested":
         services.jobs.enqueue(
             "meetings_addon.booking.jobs.sync_calendar_event",
@@ -350,12 +386,23 @@ def _changeable(services, booking) -> None:
         raise InvalidBooking("token", "this meeting has already started")
 
 
+def _relock(services, booking) -> dict[str, Any]:
+    """The booking again, locked and re-read: a request with the same token may have
+    cancelled or moved it since it was first read."""
+    services.store.lock(BOOKING, [booking["name"]])
+    fresh = services.store.get(BOOKING, booking["name"])
+    if not fresh or fresh.get("manage_token") != booking.get("manage_token"):
+        raise InvalidBooking("token", "this meeting was changed meanwhile; open the link again")
+    _changeable(services, fresh)
+    return fresh
+
+
 def cancel(services: Services, payload: Mapping[str, Any]) -> dict[str, Any]:
     booking = by_token(services, payload.get("token"))
     reason = inputs.text(payload, "reason", required=False, limit=inputs.MAX_REASON, plain=False)
     _changeable(services, booking)
     with services.store.atomic():
-        services.store.lock(BOOKING, [booking["name"]])
+        booking = _relock(services, booking)
         services.store.update(
             BOOKING, booking["name"], {"status": "Cancelled", "cancel_reason": reason, "sequence": int(booking.get("sequence") or 0) + 1}
         )
@@ -392,7 +439,10 @@ def reschedule(services: Services, payload: Mapping[str, Any]) -> dict[str, Any]
         sequence=int(old.get("sequence") or 0) + 1,
     )
     with services.store.atomic():
-        services.store.lock(BOOKING, [old["name"]])
+        # Hosts first, then the booking, as book() does: the other order deadlocks two moves
+        # for one host (on MariaDB, over the unique index the token moves through).
+        services.store.lock("User", sorted(set(slot.hosts)))
+        _relock(services, old)
         services.store.update(BOOKING, old["name"], {"status": "Rescheduled", "manage_token": None})
         if mode == "request":
             booking = services.store.insert(BOOKING, {**carried, "host": old["host"], "start": slot.start, "end": slot.end, "duration": duration})

@@ -15,7 +15,7 @@ CONNECTION = "Calendar Connection"
 
 # provider name -> factory(services, connection doc) -> CalendarProvider
 FACTORIES: dict[str, Callable[[Services, Doc], CalendarProvider]] = {
-    "Local": lambda services, connection: LocalCalendar(services.store, connection["user"]),
+    "Local": lambda services, connection: LocalCalendar(services.store, connection["user"], services),
 }
 
 
@@ -35,7 +35,7 @@ def user_calendars(services: Services, user: str) -> UserCalendars:
     ]
     found = UserCalendars(user)
     if not connections:
-        local = LocalCalendar(services.store, user)
+        local = LocalCalendar(services.store, user, services)
         found.sources.append(({"name": None, "provider": "Local", "user": user}, local, [user]))
         found.default = ({"name": None, "provider": "Local", "user": user}, local, user)
         return found

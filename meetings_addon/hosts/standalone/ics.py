@@ -12,6 +12,8 @@ it: an occurrence is keyed by its UID and, for recurring events, its RECURRENCE-
 
 from __future__ import annotations
 
+from ...booking import slot_cache
+
 import hashlib
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -79,7 +81,9 @@ def import_ics_data(services: Services, user_email: str, data: Union[bytes, str]
                 continue
             if key not in cancelled:
                 rows[key] = row
-    return _save(services, user_email, rows, cancelled)
+    count = _save(services, user_email, rows, cancelled)
+    slot_cache.invalidate(services)  # the calendar changed under any cached month view
+    return count
 
 
 def _standard(cal):

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from typing import Optional
 
 from ...ports import Services
+from .cache import MemoryCache
 from .jobs import InProcessJobs, RQJobs
 from .store import SQLStore, default_url
 
@@ -39,6 +40,7 @@ def build_services(
         store=store,
         jobs=None,  # set below: the in-process runner needs the services it serves
         clock=clock or SystemClock(),
+        cache=MemoryCache(),
         site_url=site_url or os.environ.get("MEETINGS_SITE_URL", "http://127.0.0.1:8000"),
     )
     jobs = RQJobs(redis_url, db_url) if redis_url else InProcessJobs(lambda: services)
