@@ -54,3 +54,11 @@ class DuplicateEntry(MeetingsError):
     """A document with that name, or that unique value, exists already."""
 
     http_status = 409
+
+
+class TransactionConflict(MeetingsError):
+    """The database undid a transaction that collided with a concurrent one (a deadlock, a
+    serialization failure, a lock wait timeout). Nothing of it was stored: running it
+    again is safe, and the use-cases that can meet one do so before giving up."""
+
+    http_status = 409

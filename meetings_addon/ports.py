@@ -37,8 +37,10 @@ class Store(Protocol):
     ) -> list[Doc]:
         """Matching rows (parent fields only); order_by as "field asc|desc".
 
-        for_update: a locking read inside atomic(): it sees every change committed so
-        far (whatever the isolation level) and keeps the rows locked until the end.
+        for_update: inside atomic(), after lock(): a read that sees every change
+        committed so far, whatever the isolation level (READ COMMITTED reads do by
+        themselves; under REPEATABLE READ, as in Frappe, it is a locking read). The lock
+        on the host rows, not this read, is what keeps two reservations apart.
         """
 
     def insert(self, doctype: str, doc: Mapping[str, Any]) -> Doc:

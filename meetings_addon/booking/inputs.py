@@ -14,7 +14,7 @@ from ..scheduling import load_zone
 from ..errors import InvalidRule
 
 MAX_NAME = 140
-MAX_EMAIL = 254
+MAX_EMAIL = 140  # the Data columns that keep it (Booking.email, Contact.email_id) hold 140
 MAX_ANSWER = 5000
 MAX_REASON = 2000
 _MARKUP = re.compile(r"[<>\x00-\x1f\x7f]|&#|javascript:", re.IGNORECASE)

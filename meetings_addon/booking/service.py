@@ -14,7 +14,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any, Mapping, Optional
 
-from ..errors import InvalidBooking, NotFound, SlotUnavailable
+from ..errors import InvalidBooking, NotFound, SlotUnavailable, TransactionConflict
 from ..links import rules_from_link
 from ..ports import Services
 from ..scheduling import (
@@ -36,6 +36,7 @@ BOOKING = "Booking"
 MAX_DAYS = 62
 RESERVED_SLUGS = {"manage", "embed", "api", "assets"}
 SECOND = timedelta(seconds=1)
+MOVE_ATTEMPTS = 3
 
 
 # --- Reading ---------------------------------------------------------------------------
@@ -438,19 +439,27 @@ def reschedule(services: Services, payload: Mapping[str, Any]) -> dict[str, Any]
         rescheduled_from=old["name"],
         sequence=int(old.get("sequence") or 0) + 1,
     )
-    with services.store.atomic():
-        # Hosts first, then the booking, as book() does: the other order deadlocks two moves
-        # for one host (on MariaDB, over the unique index the token moves through).
-        services.store.lock("User", sorted(set(slot.hosts)))
-        _relock(services, old)
-        services.store.update(BOOKING, old["name"], {"status": "Rescheduled", "manage_token": None})
-        if mode == "request":
-            booking = services.store.insert(BOOKING, {**carried, "host": old["host"], "start": slot.start, "end": slot.end, "duration": duration})
-        else:
-            booking = _reserve_moved(services, link, slot, duration, carried, old)
-        if booking.get("event"):
-            timeline.move_meeting(services, booking["event"], booking["start"], booking["end"])
-        _after_change(services, booking, "rescheduled")
+    for attempt in range(1, MOVE_ATTEMPTS + 1):
+        try:
+            with services.store.atomic():
+                # Hosts first, then the booking, as book() does: the other order deadlocks two
+                # moves for one host (on MariaDB, over the unique index the token moves through).
+                services.store.lock("User", sorted(set(slot.hosts)))
+                _relock(services, old)
+                services.store.update(BOOKING, old["name"], {"status": "Rescheduled", "manage_token": None})
+                if mode == "request":
+                    booking = services.store.insert(BOOKING, {**carried, "host": old["host"], "start": slot.start, "end": slot.end, "duration": duration})
+                else:
+                    booking = _reserve_moved(services, link, slot, duration, carried, old)
+                if booking.get("event"):
+                    timeline.move_meeting(services, booking["event"], booking["start"], booking["end"])
+                _after_change(services, booking, "rescheduled")
+            break
+        except TransactionConflict:
+            # Two moves of different hosts' meetings can still deadlock on MariaDB (its
+            # duplicate check on the unique token index); it undid ours: run it again.
+            if attempt == MOVE_ATTEMPTS:
+                raise
     return _answer(services, booking, token)
 
 

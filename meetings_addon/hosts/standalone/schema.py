@@ -28,6 +28,7 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import mysql
 
 PACKAGE = Path(__file__).resolve().parents[2]
 DOCTYPE_DIR = PACKAGE / "meetings_addon" / "doctype"
@@ -42,6 +43,21 @@ TABLE_TYPES = {"Table", "Table MultiSelect"}
 TEXT = {"Small Text", "Text", "Long Text", "Text Editor", "Code", "HTML Editor", "Markdown Editor", "JSON", "Geolocation"}
 INTEGER = {"Int", "Check"}
 DECIMAL = {"Float", "Currency", "Percent", "Rating", "Duration"}
+DATA_LENGTH = 140  # Frappe's varchar(140) for Data, Link, Select, ...
+
+
+def is_varchar(fieldtype: str) -> bool:
+    """Stored in a String(DATA_LENGTH) column."""
+    return fieldtype not in TEXT | INTEGER | DECIMAL | NO_VALUE | {"Date", "Time", "Datetime"}
+
+
+def _datetime():
+    # MariaDB's DATETIME keeps whole seconds unless told otherwise; Frappe uses datetime(6).
+    return DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+
+
+def _time():
+    return Time().with_variant(mysql.TIME(fsp=6), "mysql", "mariadb")
 
 
 @dataclass
@@ -119,10 +135,10 @@ def _column_type(fieldtype: str, dialect: str):
     if fieldtype == "Date":
         return Date()
     if fieldtype == "Time":
-        return Time()
+        return _time()
     if fieldtype == "Datetime":
-        return DateTime().with_variant(DateTime(), "mysql", "mariadb")
-    return String(140)
+        return _datetime()
+    return String(DATA_LENGTH)
 
 
 # Queries the core runs on every booking: keep them on an index.
@@ -140,8 +156,8 @@ def build_metadata(dialect: str = "sqlite") -> MetaData:
             continue
         columns = [
             Column("name", String(140), primary_key=True),
-            Column("creation", DateTime()),
-            Column("modified", DateTime()),
+            Column("creation", _datetime()),
+            Column("modified", _datetime()),
             Column("owner", String(140)),
             Column("modified_by", String(140)),
             Column("docstatus", Integer(), nullable=False, default=0),

@@ -6,28 +6,56 @@ Datetimes are stored naive in UTC and come back aware (UTC). Transactions:
 - MariaDB / PostgreSQL: READ COMMITTED, and lock() is SELECT ... FOR UPDATE on the
   rows named, so two reservations for one host run one after the other and the second
   sees what the first committed.
+- A transaction the database undoes because it collided with another (InnoDB deadlock or
+  lock wait timeout, PostgreSQL deadlock or serialization failure, SQLite busy past its
+  timeout) leaves atomic() as TransactionConflict: nothing was stored, and it may run again.
+  InnoDB can deadlock two transactions that never lock in conflicting orders (its
+  duplicate check on a unique index takes next-key locks, even in READ COMMITTED, as when
+  two reschedules move their tokens at once); the remedy it documents is to retry.
+- list(for_update=True) is a read that sees every change committed so far. Under READ
+  COMMITTED (and SQLite's single writer) every statement reads the latest commits, so it
+  takes no row locks: lock() on the host rows is the mutual exclusion. Locking the rows
+  read as well would lock other hosts' bookings and bookings being rescheduled in an
+  order no caller controls, and deadlock (tests/db/test_booking_race.py).
+
+Filters follow Frappe's semantics where the SQL ones differ: `!=`, `not in` and
+`not like` also match rows where the field is not set; `is set` / `is not set` treat an
+empty text as not set; `like` ignores case on every database.
+
+Inserts apply the doctype's defaults (as Frappe's insert does) and store 0 for unset
+Int / Check / Float fields (Frappe's columns are NOT NULL DEFAULT 0). A text longer than
+its column (Data: 140 characters) raises InvalidInput naming the field on every database.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import threading
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Iterator, Mapping, Optional, Sequence
 
-from sqlalchemy import and_, create_engine, delete, event, insert, select, update
+from sqlalchemy import and_, create_engine, delete, event, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from ...errors import DuplicateEntry, InvalidInput, NotFound
-from .schema import Meta, build_metadata, load_metas
+from ...errors import DuplicateEntry, InvalidInput, NotFound, TransactionConflict
+from .schema import DATA_LENGTH, Meta, build_metadata, is_varchar, load_metas
 
 UTC = timezone.utc
+log = logging.getLogger(__name__)
 STANDARD = ("name", "creation", "modified", "owner", "modified_by", "docstatus", "idx")
 CHILD_STANDARD = ("parent", "parentfield", "parenttype")
 OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "in", "not in", "like", "not like", "is")
+NUMBERS = ("Int", "Check", "Float", "Currency", "Percent", "Rating", "Duration")
+TEXTUAL = ("Date", "Datetime", "Time", "Int", "Check", "Float", "Currency", "Percent", "Rating", "Duration", "JSON")
+# MariaDB / PostgreSQL pool. A transaction waiting for a host's lock keeps its connection,
+# so a burst of bookings for one host (tests/db: 100 at once) checks out all 40 and the
+# rest queue for one; they wait up to pool_timeout (SQLAlchemy's default, 30 s, is too
+# short for a long burst on a slow machine) instead of failing with a 500.
+POOL = {"pool_size": 20, "max_overflow": 20, "pool_timeout": 60, "pool_pre_ping": True}
 
 
 def default_url(path: str = "meetings.sqlite") -> str:
@@ -53,9 +81,29 @@ def make_engine(url: str) -> Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
-    if url.startswith("mysql") or url.startswith("mariadb"):
-        return create_engine(url, isolation_level="READ COMMITTED", pool_pre_ping=True, pool_size=20, max_overflow=20)
-    return create_engine(url, isolation_level="READ COMMITTED", pool_pre_ping=True, pool_size=20, max_overflow=20)
+    return create_engine(url, isolation_level="READ COMMITTED", **POOL)
+
+
+# Errors after which the database has undone the transaction and a retry may succeed.
+MYSQL_CONFLICTS = {1205, 1213}  # lock wait timeout, deadlock
+POSTGRES_CONFLICTS = {"40001", "40P01", "55P03"}  # serialization failure, deadlock, lock not available
+
+
+def _is_conflict(error: BaseException) -> bool:
+    """A deadlock-like DBAPI error anywhere in the chain (a failed ROLLBACK TO SAVEPOINT
+    after InnoDB undid the transaction hides the deadlock behind "SAVEPOINT does not exist")."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        original = getattr(error, "orig", None)
+        if original is not None:
+            code = original.args[0] if getattr(original, "args", None) else None
+            if code in MYSQL_CONFLICTS or getattr(original, "sqlstate", None) in POSTGRES_CONFLICTS:
+                return True
+            if "database is locked" in str(original):
+                return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def new_name() -> str:
@@ -85,8 +133,13 @@ class SQLStore:
     def atomic(self) -> Iterator[None]:
         current: Optional[Connection] = getattr(self._local, "connection", None)
         if current is not None:
-            with current.begin_nested():
-                yield
+            mark = len(self._local.after_commit)
+            try:
+                with current.begin_nested():
+                    yield
+            except BaseException:
+                del self._local.after_commit[mark:]  # the savepoint's work is undone: so are its callbacks
+                raise
             return
         with self.engine.connect() as connection:
             if self.dialect == "sqlite":
@@ -96,12 +149,21 @@ class SQLStore:
             try:
                 with connection.begin():
                     yield
+            except DBAPIError as error:
+                if _is_conflict(error):
+                    raise TransactionConflict(
+                        "This changed at the same moment as another request, so nothing was saved. Please try again."
+                    ) from error
+                raise
             finally:
                 callbacks = self._local.after_commit
                 self._local.connection = None
                 self._local.after_commit = []
         for callback in callbacks:  # only reached when the transaction committed
-            callback()
+            try:
+                callback()
+            except Exception:  # noqa: BLE001 - what committed stays committed; say so loudly
+                log.exception("after-commit callback failed (the transaction itself committed)")
 
     def after_commit(self, callback) -> bool:
         """Run callback once the current transaction commits; False if none is open."""
@@ -122,13 +184,14 @@ class SQLStore:
     def lock(self, doctype: str, names: Sequence[str]) -> None:
         if getattr(self._local, "connection", None) is None:
             raise RuntimeError("lock() must be called inside atomic()")
-        if self.dialect == "sqlite" or not names:
-            return  # BEGIN IMMEDIATE already holds the database's write lock
+        if not names:
+            return
         table = self._table(doctype)
+        query = select(table.c.name).where(table.c.name.in_(sorted(set(names)))).order_by(table.c.name)
+        if self.dialect != "sqlite":  # SQLite: BEGIN IMMEDIATE already holds the database's write lock
+            query = query.with_for_update()
         with self._connection() as connection:
-            found = connection.execute(
-                select(table.c.name).where(table.c.name.in_(sorted(names))).order_by(table.c.name).with_for_update()
-            ).all()
+            found = connection.execute(query).all()
         if len(found) != len(set(names)):
             missing = sorted(set(names) - {row[0] for row in found})
             raise NotFound(f"{doctype} {', '.join(missing)} does not exist")
@@ -199,8 +262,8 @@ class SQLStore:
                 query = query.order_by(table.c[column].desc() if direction == "desc" else table.c[column].asc())
         if limit:
             query = query.limit(int(limit))
-        if for_update and self.dialect != "sqlite" and getattr(self._local, "connection", None) is not None:
-            query = query.with_for_update()
+        # for_update: every statement here reads the latest commits (READ COMMITTED, or
+        # SQLite's single writer), so no row locks are taken; see the module docstring.
         with self._connection() as connection:
             return [self._out(meta, row) for row in connection.execute(query).mappings()]
 
@@ -217,19 +280,26 @@ class SQLStore:
                 operator, value = str(condition[0]).lower(), condition[1]
             else:
                 operator, value = "=", condition
+            textual = fieldname not in STANDARD and fieldtype not in TEXTUAL
             if operator in ("in", "not in"):
                 values = [self._in(fieldtype, v) for v in (value if isinstance(value, (list, tuple, set)) else str(value).split(","))]
-                clauses.append(column.in_(values) if operator == "in" else column.not_in(values))
+                clauses.append(column.in_(values) if operator == "in" else or_(column.not_in(values), column.is_(None)))
             elif operator == "is":
-                clauses.append(column.is_not(None) if value == "set" else column.is_(None))
+                if str(value).lower() not in ("set", "not set"):
+                    raise InvalidInput("filters", f"{fieldname}: 'is' takes 'set' or 'not set', not {value!r}")
+                if str(value).lower() == "set":
+                    clauses.append(and_(column.is_not(None), column != "") if textual else column.is_not(None))
+                else:
+                    clauses.append(or_(column.is_(None), column == "") if textual else column.is_(None))
             elif operator in ("like", "not like"):
-                clauses.append(column.like(value) if operator == "like" else column.not_like(value))
+                matches = column.ilike(value) if self.dialect == "postgresql" else column.like(value)
+                clauses.append(matches if operator == "like" else or_(~matches, column.is_(None)))
             else:
                 value = self._in(fieldtype, value)
                 clauses.append(
                     {
                         "=": column == value,
-                        "!=": column != value,
+                        "!=": or_(column != value, column.is_(None)) if value is not None else column.is_not(None),
                         "<": column < value,
                         "<=": column <= value,
                         ">": column > value,
@@ -258,21 +328,53 @@ class SQLStore:
         if meta.issingle:
             self.update(doctype, doctype, doc)
             return self.get(doctype, doctype)
+        doc = self._with_defaults(meta, doc)
         name = doc.get("name") or self._autoname(meta, doc)
         now = datetime.now(UTC).replace(tzinfo=None)
         owner = doc.get("owner") or "Administrator"
         row = {"name": name, "creation": now, "modified": now, "owner": owner, "modified_by": owner, "docstatus": 0, "idx": 0}
         row.update(self._values(meta, doc))
+        children = {
+            fieldname: [self._with_defaults(self.meta(child_doctype), child) for child in doc.get(fieldname) or []]
+            for fieldname, child_doctype in meta.tables().items()
+        }
         try:
-            with self._connection() as connection:
+            with self._statement() as connection:
                 connection.execute(insert(self._table(doctype)).values(**row))
                 for fieldname, child_doctype in meta.tables().items():
-                    self._insert_children(connection, doctype, name, fieldname, child_doctype, doc.get(fieldname) or [], now, owner)
+                    self._insert_children(connection, doctype, name, fieldname, child_doctype, children[fieldname], now, owner)
         except IntegrityError as error:
             raise DuplicateEntry(f"{doctype} {name} already exists or repeats a unique value") from error
         stored = dict(doc)
+        stored.update(children)
         stored.update({"name": name, "doctype": doctype, "creation": now.replace(tzinfo=UTC)})
         return stored
+
+    def _with_defaults(self, meta: Meta, doc: Mapping[str, Any]) -> dict[str, Any]:
+        """Frappe's insert: a field left unset (None) takes the doctype's default."""
+        doc = dict(doc)
+        for f in meta.fields:
+            fieldname, default = f["fieldname"], f.get("default")
+            if doc.get(fieldname) is not None or fieldname in STANDARD:
+                continue
+            if default not in (None, "") and not str(default).startswith("__") and str(default) not in ("Today", "Now"):
+                doc[fieldname] = default
+            elif f["fieldtype"] in NUMBERS:
+                doc[fieldname] = 0
+        return doc
+
+    @contextmanager
+    def _statement(self) -> Iterator[Connection]:
+        """A connection for one write. Inside a transaction on PostgreSQL the write gets
+        its own savepoint: a failed statement there aborts the whole transaction, while
+        MariaDB and SQLite undo just the statement. So a caught DuplicateEntry leaves the
+        transaction usable on every database."""
+        with self._connection() as connection:
+            if self.dialect == "postgresql" and getattr(self._local, "connection", None) is not None:
+                with connection.begin_nested():
+                    yield connection
+            else:
+                yield connection
 
     def _insert_children(self, connection, parenttype, parent, fieldname, child_doctype, rows, now, owner):
         child_meta = self.meta(child_doctype)
@@ -294,7 +396,7 @@ class SQLStore:
         table = self._table(doctype)
         columns = self._values(meta, values)
         try:
-            with self._connection() as connection:
+            with self._statement() as connection:
                 result = connection.execute(update(table).where(table.c.name == name).values(modified=now, **columns))
                 if result.rowcount == 0:
                     raise NotFound(f"{doctype} {name} not found")
@@ -304,7 +406,8 @@ class SQLStore:
                         connection.execute(
                             delete(child).where(and_(child.c.parent == name, child.c.parenttype == doctype, child.c.parentfield == fieldname))
                         )
-                        self._insert_children(connection, doctype, name, fieldname, child_doctype, values[fieldname] or [], now, "Administrator")
+                        rows = [self._with_defaults(self.meta(child_doctype), row) for row in values[fieldname] or []]
+                        self._insert_children(connection, doctype, name, fieldname, child_doctype, rows, now, "Administrator")
         except IntegrityError as error:
             raise DuplicateEntry(f"{doctype} {name}: a unique value is repeated") from error
 
@@ -370,7 +473,17 @@ class SQLStore:
             if fieldtype == "Password":
                 values[fieldname] = "*" * 10 if value else None  # the secret goes through set_password
                 continue
-            values[fieldname] = self._in(fieldtype, value)
+            if value is None and fieldtype in NUMBERS:
+                value = 0
+            try:
+                stored = self._in(fieldtype, value)
+            except InvalidInput as error:
+                raise InvalidInput(fieldname, error.reason) from None
+            except (TypeError, ValueError):
+                raise InvalidInput(fieldname, f"{value!r} is not a valid {fieldtype}") from None
+            if isinstance(stored, str) and is_varchar(fieldtype) and len(stored) > DATA_LENGTH:
+                raise InvalidInput(fieldname, f"is too long ({len(stored)} characters, at most {DATA_LENGTH})")
+            values[fieldname] = stored
         return values
 
     @staticmethod
@@ -396,9 +509,12 @@ class SQLStore:
             return value
         if fieldtype == "Time":
             if isinstance(value, timedelta):
-                return (datetime.min + value).time()
+                return (datetime.min + value).time()  # Frappe's 24:00 (a day) becomes 00:00
             if isinstance(value, str):
-                return time.fromisoformat(value) if value.strip() else None
+                value = value.strip()
+                if value in ("24:00", "24:00:00"):
+                    return time(0, 0)  # an end of 00:00 is the next midnight (docs/ARCHITECTURE.md)
+                return time.fromisoformat(value) if value else None
             return value
         if fieldtype in ("Int", "Check"):
             if isinstance(value, bool):
