@@ -95,7 +95,7 @@ def compute_slots(
     days = _days(first_day, last_day)
     windows = [(day, [(at(day, a, zone), at(day, b, zone)) for a, b in compiled.windows_on(day)]) for day in days]
     # A meeting may run on into the next days' windows: include them in the cover.
-    tail = _days(last_day + _ONE_DAY, last_day + timedelta(days=1 + length // 86400))
+    tail = _days(last_day + _ONE_DAY, day_of(beyond - 1 + length, zone))  # a 23-hour day counts too
     cover = merge(
         [w for _, day_windows in windows for w in day_windows]
         + [(at(day, a, zone), at(day, b, zone)) for day in tail for a, b in compiled.windows_on(day)]
