@@ -16,10 +16,28 @@ required_apps = []
 # Website
 # ------------------
 
-# The public booking page, meetings_addon/www/meetings; the slug arrives as frappe.form_dict.slug.
+# The public booking page, meetings_addon/www/meetings: the slug (or the manage link's token)
+# arrives in frappe.form_dict.
 website_route_rules = [
     {"from_route": "/meetings/<slug>", "to_route": "meetings"},
+    {"from_route": "/meetings/manage/<token>", "to_route": "meetings"},
 ]
+
+# Request hooks
+# -------------
+
+# Retry-After on a guest's 429; no Referer or caching for the manage page's token.
+after_request = ["meetings_addon.hosts.frappe.http.after_request"]
+
+# Scheduled Tasks
+# ---------------
+
+# Failed jobs wait for their retry in Redis; this queues the ones that are due.
+scheduler_events = {
+    "cron": {
+        "* * * * *": ["meetings_addon.hosts.frappe.jobs.enqueue_due_retries"],
+    },
+}
 
 # Installation
 # ------------
