@@ -18,6 +18,16 @@ setup(
         "email-validator>=2.0",
         "icalendar>=5.0",
         "recurring-ical-events>=3.0",
+        "Babel>=2.12",  # dates in each email reader's language (notifications/)
+        "Jinja2>=3.1",  # the email templates (Frappe ships it too)
+        # Calendar providers (calendars/google.py, calendars/microsoft.py)
+        "google-api-python-client>=2.100",
+        "google-auth>=2.23",
+        "google-auth-httplib2>=0.2",
+        "google-auth-oauthlib>=1.1",
+        "msal>=1.28",
+        "requests>=2.31",
+        "caldav>=3.0",  # calendars/caldav.py (Nextcloud, Fastmail, iCloud, Radicale ...)
     ],
     extras_require={
         "standalone": [
@@ -29,11 +39,15 @@ setup(
             "Jinja2>=3.1",
             "rq>=1.16",
             "redis>=5.0",
+            "cryptography>=41",  # secrets at rest (hosts/standalone/secrets.py); Frappe ships its own
         ],
         "test": [
             "pytest>=7",
             "hypothesis>=6.80",
             "requests>=2.31",
+            "Radicale>=3.2",  # a real CalDAV server for tests/calendars (started by the fixtures)
+            "xandikos>=0.2",  # a second one
+            "playwright>=1.45",
         ],
     },
     entry_points={"console_scripts": ["meetings = meetings_addon.hosts.standalone.cli:main"]},

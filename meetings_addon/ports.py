@@ -134,3 +134,6 @@ class Services:
     cache: Optional[Cache] = None
     providers: Callable[[Services, str], Iterable[tuple[Doc, CalendarProvider]]] = field(default=lambda services, user: ())
     site_url: str = "http://127.0.0.1:8000"
+    # Where a team member opens a document (doctype, name) -> URL: Frappe's desk in
+    # Frappe; None means the resource API under site_url (notifications/emails.py).
+    document_url: Optional[Callable[[str, str], str]] = None

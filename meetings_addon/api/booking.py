@@ -1,6 +1,7 @@
 """The booking API for visitors (CONTRACT.md): guest methods, rate-limited per client.
 
 GET  get_link, get_slots, manage (manage also POST: the token stays out of server logs)
+GET  calendar_file (the booking's .ics, a download)
 POST book, cancel, reschedule
 
 Each calls meetings_addon.booking.service with the Frappe host's services. The domain
@@ -95,6 +96,22 @@ def reschedule(token=None, start=None, timezone=None):
 def manage(token=None):
     with domain_errors():
         return service.manage_view(services(), token)
+
+
+@frappe.whitelist(allow_guest=True, methods=["GET"], xss_safe=True)
+@guest_limited
+def calendar_file(token=None):
+    """The booking's current invitation (.ics: REQUEST, or CANCEL once cancelled) as a
+    download; 404 for an unknown token."""
+    from meetings_addon.notifications.ics import calendar_file as build
+
+    with domain_errors():
+        filename, content, content_type = build(services(), token)
+    frappe.response["type"] = "download"
+    frappe.response["filename"] = filename
+    frappe.response["filecontent"] = content
+    frappe.response["content_type"] = content_type
+    frappe.response["display_content_as"] = "attachment"
 
 
 def _write(use_case: Callable[..., Any], payload: Mapping[str, Any]) -> Any:

@@ -21,6 +21,17 @@ def sync_calendar_event(services: Services, booking: str) -> None:
         services.store.update(BOOKING, booking, {"calendar_error": "No default calendar to write to"})
         return
     connection, provider, calendar_id = calendars.default
+    try:
+        _sync(services, doc, connection, provider, calendar_id)
+    except Exception as error:
+        # Visible on the booking until a later attempt succeeds; the job runner retries
+        # (at least error.retry_after seconds later when the provider asked for that).
+        services.store.update(BOOKING, booking, {"calendar_error": str(getattr(error, "message", None) or error)[:1000]})
+        raise
+
+
+def _sync(services: Services, doc, connection, provider, calendar_id: str) -> None:
+    booking = doc["name"]
     if doc["status"] in ("Cancelled", "Rescheduled"):
         if doc.get("provider_event_id") and doc["status"] == "Cancelled":
             provider.cancel_event(calendar_id, doc["provider_event_id"])
@@ -36,9 +47,12 @@ def sync_calendar_event(services: Services, booking: str) -> None:
         "end": doc["end"],
         "attendees": [doc["email"]] + [u for u in (doc.get("other_hosts") or "").splitlines() if u],
         "sequence": int(doc.get("sequence") or 0),
+        "online_meeting": bool(link.get("online_meeting")),  # Meet / Teams link, where the link asks for one
     }
     if doc.get("provider_event_id"):
         provider.update_event(calendar_id, doc["provider_event_id"], event)
+        if doc.get("calendar_error"):
+            services.store.update(BOOKING, booking, {"calendar_error": None})
     else:
         created = provider.create_event(calendar_id, event)
         services.store.update(

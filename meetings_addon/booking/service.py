@@ -153,9 +153,9 @@ def _link_head(services: Services, slug: Any) -> dict[str, Any]:
     return rows[0]
 
 
-def _slots(services, link, start, end, duration, *, exclude=None, users=None):
+def _slots(services, link, start, end, duration, *, exclude=None, users=None, live=False):
     users = users or link_hosts(link)
-    found = schedules(services, link, users, start, end, exclude=exclude)
+    found = schedules(services, link, users, start, end, exclude=exclude, live=live)
     kind = link.get("meeting_type") or ONE_ON_ONE
     slots = compute_slots(
         rules_from_link(link),
@@ -182,7 +182,7 @@ def _check_start(services, link, start: datetime, duration: int, *, exclude=None
     if start <= now:
         raise InvalidBooking("start", "is in the past; choose a time from the calendar")
     end = start + SECOND
-    slots, mode = _slots(services, link, start, end, duration, exclude=exclude)
+    slots, mode = _slots(services, link, start, end, duration, exclude=exclude, live=True)  # never the cache
     if slots and slots[0].start == start:
         return slots[0], mode
     # Not free: is it a time the link offers at all (then it was taken: 409)?
@@ -323,7 +323,7 @@ def book(services: Services, payload: Mapping[str, Any]) -> dict[str, Any]:
             _log(services, link, booking)
         else:
             booking = _reserve(services, link, slot, duration, fields)
-        _after_change(services, booking, "booked")
+        _after_change(services, booking, "booked", manage_url(services, token))
     return _answer(services, booking, token)
 
 
@@ -335,11 +335,15 @@ def _answer(services, booking, token) -> dict[str, Any]:
         "start": booking["start"].astimezone(zone).isoformat(),
         "end": booking["end"].astimezone(zone).isoformat(),
         "host": _user_facts(services, booking["host"])["name"],
-        "manage_url": f"{services.site_url.rstrip('/')}/meetings/manage/{token}",
+        "manage_url": manage_url(services, token),
     }
 
 
-def _after_change(services: Services, booking: Mapping[str, Any], change: str) -> None:
+def manage_url(services: Services, token: str) -> str:
+    return f"{services.site_url.rstrip('/')}/meetings/manage/{token}"
+
+
+def _after_change(services: Services, booking: Mapping[str, Any], change: str, manage_url: Optional[str] = None) -> None:
     """Side effects that leave the process run as jobs, after the commit."""
     slot_cache.invalidate(services)
     if booking.get("status") != "Requested":
@@ -348,6 +352,26 @@ def _after_change(services: Services, booking: Mapping[str, Any], change: str) -
             job_id=f"calendar:{booking['name']}",
             booking=booking["name"],
         )
+    elif change in ("booked", "rescheduled"):
+        # Request mode: a calendar could not be read. Its owner hears of it once per failure.
+        services.jobs.enqueue(
+            "meetings_addon.connections.notify.request_arrived",
+            job_id=f"request-notice:{booking['name']}",
+            booking=booking["name"],
+        )
+    # The manage URL carries the raw token, which only book() and reschedule() know (the
+    # store keeps its hash): it travels in the job's arguments, so it sits in the job
+    # queue (Redis for RQ and Frappe) until the job is done. The alternative, a new
+    # token per email, would break the link the visitor already has.
+    sequence = int(booking.get("sequence") or 0)
+    services.jobs.enqueue(
+        "meetings_addon.notifications.jobs.send_booking_emails",
+        job_id=f"emails:{booking['name']}:{change}:{sequence}",
+        booking=booking["name"],
+        change=change,
+        manage_url=manage_url,
+        sequence=sequence,
+    )
 
 
 # --- Managing with the token -----------------------------------------------------------
@@ -410,6 +434,7 @@ def cancel(services: Services, payload: Mapping[str, Any]) -> dict[str, Any]:
         if booking.get("event"):
             timeline.cancel_meeting(services, booking["event"])
         booking["status"] = "Cancelled"
+        booking["sequence"] = int(booking.get("sequence") or 0) + 1
         _after_change(services, booking, "cancelled")
     return {"booking": booking["name"], "status": "Cancelled"}
 
@@ -453,7 +478,7 @@ def reschedule(services: Services, payload: Mapping[str, Any]) -> dict[str, Any]
                     booking = _reserve_moved(services, link, slot, duration, carried, old)
                 if booking.get("event"):
                     timeline.move_meeting(services, booking["event"], booking["start"], booking["end"])
-                _after_change(services, booking, "rescheduled")
+                _after_change(services, booking, "rescheduled", manage_url(services, token))
             break
         except TransactionConflict:
             # Two moves of different hosts' meetings can still deadlock on MariaDB (its

@@ -13,9 +13,31 @@ from ..ports import CalendarProvider, Doc, Services
 
 CONNECTION = "Calendar Connection"
 
+
+def _google(services: Services, connection: Doc) -> CalendarProvider:
+    from ..calendars.google import GoogleCalendar  # the client libraries load on first use
+
+    return GoogleCalendar(services, connection)
+
+
+def _microsoft(services: Services, connection: Doc) -> CalendarProvider:
+    from ..calendars.microsoft import MicrosoftCalendar
+
+    return MicrosoftCalendar(services, connection)
+
+
+def _caldav(services: Services, connection: Doc) -> CalendarProvider:
+    from ..calendars.caldav import CalDAVCalendar  # the caldav library loads on first use
+
+    return CalDAVCalendar.from_connection(services, connection)
+
+
 # provider name -> factory(services, connection doc) -> CalendarProvider
 FACTORIES: dict[str, Callable[[Services, Doc], CalendarProvider]] = {
     "Local": lambda services, connection: LocalCalendar(services.store, connection["user"], services),
+    "Google": _google,
+    "Microsoft": _microsoft,
+    "CalDAV": _caldav,
 }
 
 

@@ -311,7 +311,10 @@ def test_other_users_rows_are_not_visible(h, server):
     assert server.resource("GET", "Meeting Link", admin).json()["data"] == [{"name": "otto-30"}]
 
 
-def test_secrets_never_leave(h, server, services, booked):
+def test_secrets_never_leave(h, server, services, booked, monkeypatch):
+    from meetings_addon.hosts.standalone.secrets import new_key
+
+    monkeypatch.setenv("MEETINGS_SECRET_KEY", new_key())  # Password fields are encrypted with it
     token = h.token
     made = server.method("book", post={"link": "hana-30", "start": booked[0]["start"], **h.visitor()})
     assert made.status_code == 200
@@ -341,7 +344,8 @@ def test_secrets_never_leave(h, server, services, booked):
         server.resource("GET", "Calendar Connection", token, params={"fields": '["*"]'}),
         server.resource("PUT", f"Calendar Connection/{name}", token, json={"caldav_password": "an0ther-secret"}),
     ]
-    assert services.store.get_password("Calendar Connection", name, "caldav_password") == "an0ther-secret"
+    assert services.secrets.get("Calendar Connection", name, "caldav_password") == "an0ther-secret"
+    assert "an0ther-secret" not in services.store.get_password("Calendar Connection", name, "caldav_password")  # at rest
     for response in responses:
         for secret in (stored_hash, raw_token, "sw0rdfish-secret", "an0ther-secret", token.split(":")[1]):
             assert secret not in response.text, (secret, response.request.url)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import pickle
 from datetime import datetime, timezone
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 import frappe
 
 from ...ports import Services
 from . import jobs
+from .mailer import FrappeMailer
+from .secrets import FrappeSecrets
 from .store import FrappeStore
 
 
@@ -30,45 +32,22 @@ class FrappeJobs:
         jobs.enqueue(method, kwargs, job_id=job_id)
 
 
-class FrappeMailer:
-    """ports.Mailer on frappe.sendmail: queued in the Email Queue, sent by the scheduler,
-    after the current transaction commits."""
+class CommittingStore(FrappeStore):
+    """FrappeStore whose writes are committed at the end of any request. Frappe commits
+    POSTs by itself; a write during a GET (a page view that finds a calendar failing, or
+    one answering again, marks the connection) would otherwise be rolled back."""
 
-    def send(
-        self,
-        recipients: Sequence[str],
-        subject: str,
-        html: str,
-        *,
-        attachments: Sequence[tuple[str, bytes, str]] = (),
-        reference: Optional[tuple[str, str]] = None,
-    ) -> None:
-        frappe.sendmail(
-            recipients=list(recipients),
-            subject=subject,
-            message=html,
-            attachments=[{"fname": name, "fcontent": content} for name, content, _mime in attachments],
-            reference_doctype=reference[0] if reference else None,
-            reference_name=reference[1] if reference else None,
-            delayed=True,
-        )
+    def insert(self, doctype, doc):
+        frappe.local.flags.commit = True
+        return super().insert(doctype, doc)
 
+    def update(self, doctype, name, values):
+        frappe.local.flags.commit = True
+        return super().update(doctype, name, values)
 
-class FrappeSecrets:
-    """ports.Secrets on Frappe's Password storage (encrypted with the site's key)."""
-
-    def get(self, doctype: str, name: str, field: str) -> Optional[str]:
-        from frappe.utils.password import get_decrypted_password
-
-        return get_decrypted_password(doctype, name, field, raise_exception=False)
-
-    def set(self, doctype: str, name: str, field: str, value: Optional[str]) -> None:
-        from frappe.utils.password import remove_encrypted_password, set_encrypted_password
-
-        if value is None:
-            remove_encrypted_password(doctype, name, field)
-        else:
-            set_encrypted_password(doctype, name, value, field)
+    def delete(self, doctype, name):
+        frappe.local.flags.commit = True
+        return super().delete(doctype, name)
 
 
 class FrappeCache:
@@ -117,16 +96,24 @@ class FrappeCache:
             return 0
 
 
+def desk_url(doctype: str, name: str) -> str:
+    """A document in Frappe's desk: /app/<doctype-slug>/<name> (as frappe.utils.get_url_to_form)."""
+    from urllib.parse import quote
+
+    return f"{frappe.utils.get_url()}/app/{quote(frappe.scrub(doctype).replace('_', '-'))}/{quote(name, safe='')}"
+
+
 def services(**overrides: Any) -> Services:
     """Services for the site of this request or job."""
     values: dict[str, Any] = {
-        "store": FrappeStore(),
+        "store": CommittingStore(),
         "jobs": FrappeJobs(),
         "clock": UTCClock(),
         "mailer": FrappeMailer(),
         "secrets": FrappeSecrets(),
         "cache": FrappeCache(),
         "site_url": frappe.utils.get_url(),
+        "document_url": desk_url,
     }
     values.update(overrides)
     return Services(**values)

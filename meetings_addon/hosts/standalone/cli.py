@@ -7,7 +7,9 @@
     meetings calendar import <user-email> <file.ics>
     meetings contact timeline <email> [--timezone ZONE]
     meetings link list
+    meetings outbox list | show N
     meetings worker [--burst]
+    meetings secret-key
 
 Every command takes --db (else MEETINGS_DB_URL, else a SQLite file in the working
 directory); REDIS_URL switches jobs to RQ (run `meetings worker` beside `serve`). Bad
@@ -215,6 +217,44 @@ def cmd_link_list(args) -> int:
     return 0
 
 
+def cmd_outbox(args) -> int:
+    """The dev outbox (MEETINGS_OUTBOX, default ./outbox): emails sent without SMTP."""
+    from .mailer import attachments_of, outbox_dir, outbox_files, read_message, text_body
+
+    folder = outbox_dir()
+    files = outbox_files(folder)
+    if args.action == "list":
+        if not files:
+            print(f"No emails in {folder}.")
+            return 0
+        for number, path in enumerate(files, 1):
+            message = read_message(path)
+            print(f"{number:>4}  {message['Date']}  {message['To']}  {message['Subject']}")
+        return 0
+    if not 1 <= args.number <= len(files):
+        raise UsageError(f"no email {args.number} in {folder} ({len(files)} there: see `meetings outbox list`)")
+    path = files[args.number - 1]
+    message = read_message(path)
+    for header in ("From", "To", "Date", "Subject"):
+        print(f"{header}: {message[header]}")
+    print(f"File: {path}")
+    print()
+    print(text_body(message).rstrip())
+    for name, kind, content in attachments_of(message):
+        print(f"\nAttachment: {name} ({kind}, {len(content)} bytes)")
+    return 0
+
+
+def cmd_secret_key(args) -> int:
+    """A new key for MEETINGS_SECRET_KEY (calendar passwords and tokens are encrypted with it)."""
+    from .secrets import ENV, new_key
+
+    print(f"Set {ENV} to this key in the server's environment (not beside the database); keep a copy:",
+          file=sys.stderr)
+    print(new_key())
+    return 0
+
+
 def cmd_worker(args) -> int:
     url = os.environ.get("REDIS_URL") or args.redis_url
     if not url:
@@ -304,6 +344,18 @@ def build_parser() -> Parser:
     link.required = True
     p = link.add_parser("list", parents=[common], help="list meeting links and their URLs")
     p.set_defaults(func=cmd_link_list)
+
+    outbox = commands.add_parser("outbox", help="emails in the dev outbox (MEETINGS_OUTBOX, default ./outbox)")
+    outbox = outbox.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser)
+    outbox.required = True
+    p = outbox.add_parser("list", help="the emails, oldest first, numbered")
+    p.set_defaults(func=cmd_outbox)
+    p = outbox.add_parser("show", help="one email: headers, text and attachments")
+    p.add_argument("number", type=int, metavar="N")
+    p.set_defaults(func=cmd_outbox)
+
+    p = commands.add_parser("secret-key", help="print a new key for MEETINGS_SECRET_KEY (encrypts calendar secrets)")
+    p.set_defaults(func=cmd_secret_key)
 
     p = commands.add_parser("worker", parents=[common], help="run jobs from Redis (REDIS_URL), queue 'meetings'")
     p.add_argument("--redis-url", default=None, help=argparse.SUPPRESS)

@@ -3,11 +3,15 @@
 - `GET /api/method/ping` -> {"message": "pong"}
 - `/api/method/meetings_addon.api.booking.<fn>` (get_link, get_slots, manage: GET or POST;
   book, cancel, reschedule: POST) -> {"message": result}. Guest methods, rate-limited per
-  client address.
+  client address. `calendar_file?token=` (GET) answers the booking's .ics as a download.
 - `/api/resource/<DocType>[/<name>]` with `Authorization: token <key>:<secret>`
   (web_resource.py).
-- `GET /meetings/<slug>`, `GET /meetings/manage/<token>`: the booking page (a placeholder
-  until the page itself lands; 404 for an unknown or unpublished link).
+- `GET /meetings/<slug>`, `GET /meetings/manage/<token>`: the booking page, the same
+  template and context Frappe renders (meetings_addon/booking_page.py); 404 for an unknown
+  or unpublished link.
+- `GET /assets/meetings_addon/<path>`: the app's public/ folder, where Frappe serves it
+  (the page's script and stylesheet, embed.js). Versioned URLs (`?v=`) are cached for a
+  year; others are revalidated (ETag). Nothing outside public/ is ever served.
 
 Errors answer as Frappe does: the HTTP status of the domain exception and a body with
 `exc_type`, `exception` and `_server_messages` (a JSON list of JSON messages), plus
@@ -32,10 +36,14 @@ from typing import Any, Callable, Mapping, Optional
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import Map, RequestRedirect, Rule
+from werkzeug.security import safe_join
+from werkzeug.utils import send_file
 from werkzeug.wrappers import Request, Response
 
+from ... import booking_page
 from ...booking import service
+from ...connections.manage import HTTP_METHODS as ACCOUNT_METHODS
 from ...errors import DuplicateEntry, InvalidInput, InvalidRule, MeetingsError, NotFound
 from ...ports import Services
 from . import web_resource
@@ -46,7 +54,13 @@ log = logging.getLogger("meetings_addon.web")
 
 BOOKING_API = "meetings_addon.api.booking."
 MAX_BODY = 1024 * 1024  # a booking is a few hundred bytes; a link with every table a few KB
-TEMPLATES = Path(__file__).resolve().parents[2] / "www" / "meetings"
+TEMPLATES = booking_page.TEMPLATE_DIR
+PUBLIC = booking_page.PUBLIC
+ASSET_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png",
+               ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp", ".gif": "image/gif",
+               ".ico": "image/x-icon", ".woff2": "font/woff2", ".json": "application/json", ".map": "application/json"}
+PAGE_CSP = ("default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; "
+            "object-src 'none'; base-uri 'none'; form-action 'self'")
 
 # Guest requests a minute per client address. A visitor's page makes two calls on load
 # (get_link, get_slots), one more per week they browse and one to book: even a restless
@@ -156,6 +170,19 @@ def json_response(body: Any, status: int = 200, headers: Optional[Mapping[str, s
     return response
 
 
+def download_response(download: "Download") -> Response:
+    """A file as Frappe's as_raw() sends it: its type and Content-Disposition: attachment."""
+    content_type = download.content_type
+    if content_type.startswith("text/") and "charset=" not in content_type:
+        content_type += "; charset=utf-8"  # as Werkzeug's mimetype setter adds it in Frappe
+    response = Response(download.content, status=200, content_type=content_type)
+    response.headers.set("Content-Disposition", "attachment", filename=download.filename)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 def error_response(exc_type: str, message: str, status: int, *, field: Optional[str] = None,
                    headers: Optional[Mapping[str, str]] = None, title: Optional[str] = None) -> Response:
     """Frappe's error body: exc_type, exception, _server_messages (JSON of JSON)."""
@@ -190,6 +217,19 @@ def _manage(services: Services, payload: Mapping[str, Any]) -> Any:
     return service.manage_view(services, payload.get("token"))
 
 
+class Download:
+    """A method's answer that is a file, not JSON (Frappe's response type "download")."""
+
+    def __init__(self, filename: str, content: bytes, content_type: str):
+        self.filename, self.content, self.content_type = filename, content, content_type
+
+
+def _calendar_file(services: Services, payload: Mapping[str, Any]) -> Download:
+    from ...notifications.ics import calendar_file
+
+    return Download(*calendar_file(services, payload.get("token")))
+
+
 # fn -> (HTTP methods, use-case(services, payload))
 BOOKING_METHODS: dict[str, tuple[tuple[str, ...], Callable[[Services, Mapping[str, Any]], Any]]] = {
     "get_link": (("GET", "POST"), lambda services, payload: service.get_link(services, payload.get("link"))),
@@ -198,6 +238,7 @@ BOOKING_METHODS: dict[str, tuple[tuple[str, ...], Callable[[Services, Mapping[st
     "cancel": (("POST",), service.cancel),
     "reschedule": (("POST",), service.reschedule),
     "manage": (("GET", "POST"), _manage),
+    "calendar_file": (("GET",), _calendar_file),
 }
 
 
@@ -212,6 +253,7 @@ class MeetingsApp:
                 Rule("/api/method/<path:method>", endpoint="method", methods=("GET", "POST", "PUT", "DELETE")),
                 Rule("/api/resource/<doctype>", endpoint="collection", methods=("GET", "POST")),
                 Rule("/api/resource/<doctype>/<path:name>", endpoint="document", methods=("GET", "PUT", "DELETE")),
+                Rule("/assets/meetings_addon/<path:path>", endpoint="asset", methods=("GET", "HEAD")),
                 Rule("/meetings/manage/<path:token>", endpoint="manage_page", methods=("GET",)),
                 Rule("/meetings/<slug>", endpoint="link_page", methods=("GET",)),
             ],
@@ -233,6 +275,8 @@ class MeetingsApp:
             return getattr(self, f"on_{endpoint}")(request, **values)
         except MeetingsError as error:
             return exception_response(error)
+        except RequestRedirect as redirect:  # a doubled slash: the same route, tidied
+            return redirect.get_response(request.environ)
         except RequestEntityTooLarge:
             return error_response("ValidationError", f"The request body is larger than {MAX_BODY // 1024} KB", 413, field="body")
         except HTTPException as error:  # routing: 404 / 405 in Frappe's shape
@@ -289,6 +333,8 @@ class MeetingsApp:
             return json_response({"message": "pong"})
         if method == "frappe.auth.get_logged_user":
             return json_response({"message": self._user(request)})
+        if method in ACCOUNT_METHODS:
+            return self._account_method(request, method)
         if not method.startswith(BOOKING_API) or method[len(BOOKING_API):] not in BOOKING_METHODS:
             raise MethodNotFound(f"Failed to get method for command {method[:200]}")
         allowed, use_case = BOOKING_METHODS[method[len(BOOKING_API):]]
@@ -302,7 +348,24 @@ class MeetingsApp:
                 payload["answers"] = json.loads(answers)
             except ValueError:
                 raise InvalidInput("answers", "must be a JSON object of {fieldname: value}") from None
-        return json_response({"message": use_case(self.services, payload)})
+        result = use_case(self.services, payload)
+        if isinstance(result, Download):
+            return download_response(result)
+        return json_response({"message": result})
+
+    def _account_method(self, request: Request, method: str) -> Response:
+        """A signed-in user's own calendar connections and links (connections/manage.py):
+        token-authenticated, as Frappe's whitelisted methods need a session; the OAuth
+        callbacks take the provider's redirect (no token: their state names the user)."""
+        allowed, use_case, guest = ACCOUNT_METHODS[method]
+        if guest:
+            self._limit(request)
+            user = authenticate(self.services, request.headers.get("Authorization"))
+        else:
+            user = self._user(request)
+        if request.method not in allowed:
+            raise PermissionDenied(f"Not permitted: use {' or '.join(allowed)} for {method}")
+        return json_response({"message": use_case(self.services, user, self._payload(request))})
 
     # --- /api/resource ---
 
@@ -325,37 +388,86 @@ class MeetingsApp:
 
     # --- pages ---
 
-    def _page(self, http_status: int, **context: Any) -> Response:
-        html = self.templates.get_template("page.html").render(**context)
+    def _page(self, http_status: int, context: Mapping[str, Any]) -> Response:
+        html = self.templates.get_template(booking_page.TEMPLATE).render(**context)
         response = Response(html, status=http_status, mimetype="text/html")
         response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Content-Security-Policy"] = "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; base-uri 'none'; form-action 'self'"
+        response.headers["Content-Security-Policy"] = PAGE_CSP
+        response.headers["Cache-Control"] = "no-store"
         return response
+
+    @staticmethod
+    def _page_options(request: Request) -> dict[str, Any]:
+        return {
+            "lang": request.args.get("lang"),
+            "embed": request.args.get("embed") in ("1", "true"),
+            "base_url": request.host_url.rstrip("/"),
+        }
+
+    def _not_found(self, request: Request, error: NotFound) -> Response:
+        return self._page(404, booking_page.not_found_context(error.message, lang=request.args.get("lang")))
 
     def on_link_page(self, request: Request, slug: str) -> Response:
         self._limit(request)
         try:
-            facts = service.get_link(self.services, slug)
+            context = booking_page.booking_context(self.services, slug, **self._page_options(request))
         except NotFound as error:
-            return self._page(404, kind="not_found", title="Not found", message=error.message)
-        response = self._page(200, kind="book", title=facts["title"], host=facts["host"] or ", ".join(h["name"] for h in facts["hosts"]),
-                              description=facts["description"], slug=facts["link"], language=facts["language"])
+            return self._not_found(request, error)
+        response = self._page(200, context)
         response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
         return response
 
     def on_manage_page(self, request: Request, token: str) -> Response:
         self._limit(request)
         try:
-            facts = service.manage_view(self.services, token)
+            context = booking_page.manage_context(self.services, token, **self._page_options(request))
         except NotFound as error:
-            response = self._page(404, kind="not_found", title="Not found", message=error.message)
+            response = self._not_found(request, error)
         else:
-            response = self._page(200, kind="manage", title=facts["title"], host=facts["host"], status=facts["status"],
-                                  start=facts["start"], timezone=facts["timezone"], language="en")
+            response = self._page(200, context)
         # The token is in the address: keep it out of Referer headers and caches.
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["Cache-Control"] = "no-store"
         return response
+
+    # --- /assets/meetings_addon (Frappe serves the app's public/ folder there) ---
+
+    def on_asset(self, request: Request, path: str) -> Response:
+        file = _public_file(path)
+        if file is None:
+            raise NotFound("No such file.")
+        response = send_file(
+            str(file), request.environ, mimetype=ASSET_TYPES[file.suffix.lower()], conditional=True, etag=True,
+            max_age=None,
+        )
+        if request.args.get("v"):
+            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        else:
+            response.headers["Cache-Control"] = "public, max-age=300, must-revalidate"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Access-Control-Allow-Origin"] = "*"  # embed.js runs on other sites
+        return response
+
+
+def _public_file(path: str) -> Optional[Path]:
+    """The file under public/ that `path` names, or None: no `..`, no hidden files, no
+    folders, no symlinks out of public/, only the asset types listed."""
+    parts = path.split("/")
+    if not path or "\\" in path or "\x00" in path or any(not part or part.startswith(".") for part in parts):
+        return None
+    joined = safe_join(str(PUBLIC), *parts)
+    if joined is None:
+        return None
+    file = Path(joined)
+    try:
+        resolved = file.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    if not resolved.is_file() or not resolved.is_relative_to(PUBLIC.resolve()):
+        return None
+    if resolved.suffix.lower() not in ASSET_TYPES:
+        return None
+    return resolved
 
 
 def make_app(services: Services, *, guest_rate_limit: Optional[int] = None) -> MeetingsApp:

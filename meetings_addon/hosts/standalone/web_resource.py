@@ -132,7 +132,7 @@ def create_doc(services: Services, user: str, doctype: str, body: Mapping[str, A
     with services.store.atomic():
         doc = services.store.insert(doctype, values)
         for fieldname, secret in passwords.items():
-            services.store.set_password(doctype, doc["name"], fieldname, secret)
+            _set_secret(services, doctype, doc["name"], fieldname, secret)
     return get_doc(services, user, doctype, doc["name"])
 
 
@@ -156,7 +156,7 @@ def update_doc(services: Services, user: str, doctype: str, name: str, body: Map
     with services.store.atomic():
         services.store.update(doctype, name, values)
         for fieldname, secret in passwords.items():
-            services.store.set_password(doctype, name, fieldname, secret)
+            _set_secret(services, doctype, name, fieldname, secret)
     return get_doc(services, user, doctype, name)
 
 
@@ -174,7 +174,16 @@ def delete_doc(services: Services, user: str, doctype: str, name: str) -> None:
     with services.store.atomic():
         services.store.delete(doctype, name)
         for fieldname in meta.passwords():
-            services.store.set_password(doctype, name, fieldname, None)
+            _set_secret(services, doctype, name, fieldname, None)
+
+
+def _set_secret(services: Services, doctype: str, name: str, fieldname: str, value: Optional[str]) -> None:
+    """A Password field's value goes through the Secrets port (encrypted at rest) when the
+    host has one; the column keeps asterisks, as Frappe's does."""
+    if services.secrets is not None:
+        services.secrets.set(doctype, name, fieldname, value)
+    else:
+        services.store.set_password(doctype, name, fieldname, value)
 
 
 # --- reading -----------------------------------------------------------------------------

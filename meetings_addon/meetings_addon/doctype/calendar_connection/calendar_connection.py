@@ -35,6 +35,20 @@ class CalendarConnection(Document):
         self.validate_one_per_provider()
         self.validate_calendars()
 
+    def on_update(self):
+        self.availability_changed()
+
+    def on_trash(self):
+        self.availability_changed()
+
+    def availability_changed(self):
+        """A calendar checked, removed or repaired in the form counts at once: the booking
+        pages' cached views are dropped (as the connections API does)."""
+        from meetings_addon.booking import slot_cache
+        from meetings_addon.hosts.frappe.services import services
+
+        slot_cache.invalidate(services())
+
     def validate_one_per_provider(self):
         duplicate = frappe.db.exists(
             "Calendar Connection",
