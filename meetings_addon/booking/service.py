@@ -352,13 +352,6 @@ def _after_change(services: Services, booking: Mapping[str, Any], change: str, m
             job_id=f"calendar:{booking['name']}",
             booking=booking["name"],
         )
-    elif change in ("booked", "rescheduled"):
-        # Request mode: a calendar could not be read. Its owner hears of it once per failure.
-        services.jobs.enqueue(
-            "meetings_addon.connections.notify.request_arrived",
-            job_id=f"request-notice:{booking['name']}",
-            booking=booking["name"],
-        )
     # The manage URL carries the raw token, which only book() and reschedule() know (the
     # store keeps its hash): it travels in the job's arguments, so it sits in the job
     # queue (Redis for RQ and Frappe) until the job is done. The alternative, a new

@@ -69,26 +69,29 @@ def _account_label(connection: Mapping[str, Any]) -> str:
     return f"{provider} ({connection.get('account')})" if connection.get("account") else f"{provider} account"
 
 
-def request_arrived(services: Services, booking: str) -> int:
-    """The job queued when a booking is saved as Requested: email each host whose
-    calendar is failing, once per failure. Returns how many emails went out."""
+def request_arrived(services: Services, booking: str) -> list[str]:
+    """For a booking saved as Requested: email each host whose calendar is failing, once
+    per failure, saying a request arrived and which calendar is disconnected. Returns the
+    addresses told, whose generic "new request" email the caller then leaves out, so
+    the owner gets one email for the request (notifications/jobs.py)."""
     doc = services.store.get(BOOKING, booking)
     if not doc or doc.get("status") != "Requested":
-        return 0
+        return []
     link = services.store.get(LINK, doc.get("meeting_link")) or {}
     users = [doc.get("host")] + [u for u in (doc.get("other_hosts") or "").splitlines() if u]
     if link.get("meeting_type") in ("Round Robin", "Group"):
         users += [row.get("user") for row in link.get("hosts") or [] if row.get("user")]
     if services.mailer is None:
         log.warning("booking %s arrived in request mode, but this site has no mailer to tell its owner", booking)
-        return 0
-    sent = 0
+        return []
+    told = []
     for user in dict.fromkeys(u for u in users if u):
         if not failing_calendars(services, user):
             _probe(services, user, doc)
-        if _tell(services, user, doc, link):
-            sent += 1
-    return sent
+        recipient = _tell(services, user, doc, link)
+        if recipient:
+            told.append(recipient.lower())
+    return told
 
 
 def _probe(services: Services, user: str, booking: Mapping[str, Any]) -> None:
@@ -116,12 +119,12 @@ def _probe(services: Services, user: str, booking: Mapping[str, Any]) -> None:
                 health.mark_failing(services, connection, message)
 
 
-def _tell(services: Services, user: str, booking: Mapping[str, Any], link: Mapping[str, Any]) -> bool:
+def _tell(services: Services, user: str, booking: Mapping[str, Any], link: Mapping[str, Any]) -> Optional[str]:
     store = services.store
     with store.atomic():
         names = [row["name"] for row in store.list(CONNECTION, {"user": user, "status": ["!=", "Disconnected"]}, fields=("name",))]
         if not names:
-            return False
+            return None
         store.lock(CONNECTION, names)  # two requests at once: one email
         untold, problems = [], []
         for name in names:
@@ -131,14 +134,14 @@ def _tell(services: Services, user: str, booking: Mapping[str, Any], link: Mappi
                 untold.append(name)
                 problems.extend(found)
         if not untold:
-            return False
+            return None
         now = services.clock.now()
         for name in untold:
             store.update(CONNECTION, name, {"failure_notified_on": now})
         recipient = store.get_value("User", {"name": user}, "email") or user
         subject, html = compose(services, user, booking, link, problems)
         services.mailer.send([recipient], subject, html, reference=(CONNECTION, untold[0]))
-    return True
+    return recipient
 
 
 def compose(services: Services, user: str, booking: Mapping[str, Any], link: Mapping[str, Any],

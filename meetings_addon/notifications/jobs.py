@@ -57,9 +57,18 @@ def send_booking_emails(
     doc = services.store.get(BOOKING, booking)
     if not doc or superseded(doc, change):
         return 0
+    told: list[str] = []
+    if doc.get("status") == "Requested" and change in ("booked", "rescheduled"):
+        # Request mode: the owner's email says a request arrived AND which calendar is
+        # disconnected (once per failure); it replaces their generic "new request" one.
+        from ..connections import notify
+
+        told = notify.request_arrived(services, booking)
     meeting = load(services, doc)
-    sent = 0
+    sent = len(told)
     for email in emails.compose(services, meeting, change, sequence=sequence, manage_url=manage_url):
+        if email.kind.startswith("host:") and email.recipient.lower() in told:
+            continue
         if send_once(services, email):
             sent += 1
     return sent
