@@ -46,6 +46,7 @@ from zoneinfo import ZoneInfo
 
 from ..errors import CalendarUnavailable, MeetingsError
 from ..ports import Doc
+from .settings import calendar_name
 
 CONNECTION = "Calendar Connection"
 TIMEOUT = 20  # seconds per request
@@ -175,10 +176,7 @@ class CalDAVCalendar:
             raise
 
     def _name(self, calendar_id: str) -> str:
-        for row in self.connection.get("calendars") or []:
-            if row.get("calendar_id") == calendar_id:
-                return row.get("calendar_name") or calendar_id
-        return calendar_id
+        return calendar_name(self.connection, calendar_id)
 
     # --- plumbing ---------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 from ..errors import CalendarUnavailable
 from ..ports import Doc, Services
 from . import retry, settings
+from .settings import calendar_name
 
 CONNECTION = "Calendar Connection"
 SCOPES = [
@@ -192,10 +193,7 @@ class GoogleCalendar:
         raise CalendarUnavailable(message)
 
     def _name(self, calendar_id: str) -> str:
-        for row in self.connection.get("calendars") or []:
-            if row.get("calendar_id") == calendar_id:
-                return row.get("calendar_name") or calendar_id
-        return calendar_id
+        return calendar_name(self.connection, calendar_id)
 
     def _execute(self, make: Callable[[], Any], *, calendar_id: Optional[str] = None, missing_ok: bool = False) -> Any:
         """One API call: errors mapped to the domain's (see the module docstring).

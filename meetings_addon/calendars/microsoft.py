@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 from ..errors import CalendarUnavailable
 from ..ports import Doc, Services
 from . import retry, settings
+from .settings import calendar_name
 
 CONNECTION = "Calendar Connection"
 SCOPES = ["Calendars.ReadWrite", "User.Read"]  # msal adds openid, profile, offline_access
@@ -213,10 +214,7 @@ class MicrosoftCalendar:
         raise CalendarUnavailable(message)
 
     def _name(self, calendar_id: str) -> str:
-        for row in self.connection.get("calendars") or []:
-            if row.get("calendar_id") == calendar_id:
-                return row.get("calendar_name") or calendar_id
-        return calendar_id
+        return calendar_name(self.connection, calendar_id)
 
     def access_token(self, *, force_refresh: bool = False) -> str:
         if self._token and not force_refresh:

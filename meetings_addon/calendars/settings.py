@@ -95,3 +95,11 @@ def requests_session():
         session.verify = bundle
         session.trust_env = False
     return session
+
+
+def calendar_name(connection, calendar_id: str) -> str:
+    """The name a person gave a connected calendar, for messages; its id otherwise."""
+    for row in connection.get("calendars") or []:
+        if row.get("calendar_id") == calendar_id:
+            return row.get("calendar_name") or calendar_id
+    return calendar_id
