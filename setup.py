@@ -21,10 +21,10 @@ setup(
         "Babel>=2.12",  # dates in each email reader's language (notifications/)
         "Jinja2>=3.1",  # the email templates (Frappe ships it too)
         # Calendar providers (calendars/google.py, calendars/microsoft.py)
-        "google-api-python-client>=2.100",
-        "google-auth>=2.23",
+        "google-api-python-client>=2.2",
+        "google-auth>=1.29",
         "google-auth-httplib2>=0.2",
-        "google-auth-oauthlib>=1.1",
+        "google-auth-oauthlib>=0.4.4",
         "msal>=1.28",
         "requests>=2.31",
         "caldav>=3.0",  # calendars/caldav.py (Nextcloud, Fastmail, iCloud, Radicale ...)

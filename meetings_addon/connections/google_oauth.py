@@ -86,7 +86,9 @@ def _fetch_token(flow, code: str) -> dict[str, Any]:
     from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
     try:
-        return dict(flow.fetch_token(code=code))
+        # requests-oauthlib before 2.0 passes verify=True to the request, which beats the
+        # session's CA bundle: hand the bundle to the call itself.
+        return dict(flow.fetch_token(code=code, verify=flow.oauth2session.verify))
     except Warning as changed:  # oauthlib: the user granted fewer scopes than asked
         token = getattr(changed, "token", None)
         if token is None:

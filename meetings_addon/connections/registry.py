@@ -53,7 +53,7 @@ class UserCalendars:
 def user_calendars(services: Services, user: str) -> UserCalendars:
     connections = [
         services.store.get(CONNECTION, row["name"])
-        for row in services.store.list(CONNECTION, {"user": user, "status": ["!=", "Disconnected"]})
+        for row in services.store.list(CONNECTION, {"user": user, "status": ["!=", "Disconnected"]}, order_by="creation asc")
     ]
     found = UserCalendars(user)
     if not connections:
@@ -78,6 +78,9 @@ def user_calendars(services: Services, user: str) -> UserCalendars:
         checked = [row["calendar_id"] for row in calendars if row.get("check_availability") and row.get("status") != "Failing"]
         found.sources.append((connection, provider, checked))
         for row in calendars:
-            if row.get("is_default"):
+            # One calendar receives the bookings: with several accounts connected, the
+            # default of the one connected first (the same on every host, whatever order
+            # the store lists them in).
+            if row.get("is_default") and found.default is None:
                 found.default = (connection, provider, row["calendar_id"])
     return found

@@ -25,7 +25,7 @@ import socket
 import subprocess
 import sys
 import time
-from contextlib import closing
+from contextlib import closing, contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Iterator
@@ -226,10 +226,11 @@ class Http:
         return self.session.get(f"{self.base}{path}", timeout=60, **kwargs)
 
 
-@pytest.fixture(scope="session")
-def http(site) -> Iterator[Http]:
+@contextmanager
+def web_server(site: str, env: dict[str, str] | None = None, *, own: bool = False) -> Iterator[Http]:
     """The site's web server (MEETINGS_FRAPPE_URL, or a gunicorn started here), with the
-    guest rate limit off while tests run (restored after)."""
+    guest rate limit off while it runs (restored after). `own`: always start a gunicorn,
+    with `env` added to its environment (a module whose server must see its variables)."""
     import frappe
 
     settings = frappe.get_single("Meetings Settings")
@@ -238,7 +239,7 @@ def http(site) -> Iterator[Http]:
     frappe.db.commit()
 
     server = None
-    base = os.environ.get("MEETINGS_FRAPPE_URL", "").strip()
+    base = "" if own else os.environ.get("MEETINGS_FRAPPE_URL", "").strip()
     if not base:
         port = _free_port()
         gunicorn = Path(sys.executable).with_name("gunicorn")
@@ -247,6 +248,7 @@ def http(site) -> Iterator[Http]:
              "--worker-class", "gthread", "--timeout", "120", "--graceful-timeout", "5",
              "frappe.app:application"],
             cwd=os.path.abspath(os.environ.get("MEETINGS_FRAPPE_SITES_PATH", ".")),
+            env={**os.environ, **(env or {})},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
@@ -265,6 +267,13 @@ def http(site) -> Iterator[Http]:
         frappe.db.rollback()
         frappe.db.set_single_value("Meetings Settings", "guest_rate_limit", saved_limit)
         frappe.db.commit()
+
+
+@pytest.fixture(scope="session")
+def http(site) -> Iterator[Http]:
+    """The site's web server (see web_server), for the whole session."""
+    with web_server(site) as client:
+        yield client
 
 
 def _wait_for(client: Http, server) -> None:
