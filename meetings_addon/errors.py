@@ -62,3 +62,10 @@ class TransactionConflict(MeetingsError):
     again is safe, and the use-cases that can meet one do so before giving up."""
 
     http_status = 409
+
+
+class SyncTokenExpired(MeetingsError):
+    """The provider no longer accepts a calendar's sync (or page) token: resync in full
+    (Google 410 fullSyncRequired, Graph 410, CalDAV valid-sync-token)."""
+
+    http_status = 410

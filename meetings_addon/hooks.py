@@ -23,6 +23,30 @@ website_route_rules = [
     {"from_route": "/meetings/manage/<token>", "to_route": "meetings"},
 ]
 
+# Desk forms
+# ----------
+
+# "Schedule meeting" on Contact and, where Frappe CRM is installed, on CRM Lead and CRM
+# Deal. Frappe reads doctype_js only for a doctype whose form it loads
+# (frappe/desk/form/meta.py add_code_via_hook), so the CRM entries are inert without CRM.
+doctype_js = {
+    "Contact": "public/js/schedule_meeting.js",
+    "CRM Lead": "public/js/schedule_meeting.js",
+    "CRM Deal": "public/js/schedule_meeting.js",
+}
+
+# Fixtures
+# --------
+
+# Frappe CRM's own UI: a CRM Form Script per doctype adds "Schedule meeting" (same API).
+# Without CRM, Frappe skips the file (frappe/utils/fixtures.py: DoesNotExistError).
+fixtures = [
+    {
+        "dt": "CRM Form Script",
+        "filters": [["name", "in", ["Meetings: Schedule meeting (Lead)", "Meetings: Schedule meeting (Deal)"]]],
+    },
+]
+
 # Request hooks
 # -------------
 
@@ -35,7 +59,11 @@ after_request = ["meetings_addon.hosts.frappe.http.after_request"]
 # Failed jobs wait for their retry in Redis; this queues the ones that are due.
 scheduler_events = {
     "cron": {
-        "* * * * *": ["meetings_addon.hosts.frappe.jobs.enqueue_due_retries"],
+        "* * * * *": [
+            "meetings_addon.hosts.frappe.jobs.enqueue_due_retries",
+            # Calendar sync's fallback to push: queues the calendars due per Meetings Settings.sync_interval.
+            "meetings_addon.hosts.frappe.jobs.poll_calendar_sync",
+        ],
     },
 }
 
@@ -43,6 +71,8 @@ scheduler_events = {
 # ------------
 
 after_install = "meetings_addon.hosts.frappe.install.after_install"
+# Frappe CRM installed after this app: its Lead and Deal show Events in their timeline.
+after_app_install = "meetings_addon.hosts.frappe.install.after_app_install"
 
 # Development
 # -----------

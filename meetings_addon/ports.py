@@ -121,6 +121,40 @@ class CalendarProvider(Protocol):
 
     def cancel_event(self, calendar_id: str, event_id: str) -> None: ...
 
+    # Optional (sync/): providers with a change feed also offer
+    # changes(calendar_id, sync_token, page_token, page_size) -> ChangePage,
+    # raising errors.SyncTokenExpired when the token is refused.
+
+
+@dataclass
+class RemoteEvent:
+    """One event as a calendar's change feed reports it (sync/). Times aware UTC."""
+
+    id: str
+    status: str = "confirmed"  # confirmed | tentative | cancelled (deleted too)
+    ical_uid: Optional[str] = None
+    summary: str = ""
+    description: str = ""
+    start: Optional[datetime] = None
+    end: Optional[datetime] = None
+    created: Optional[datetime] = None
+    attendees: list[str] = field(default_factory=list)  # lower-case emails
+    organizer: Optional[str] = None
+
+    @property
+    def cancelled(self) -> bool:
+        return self.status == "cancelled"
+
+
+@dataclass
+class ChangePage:
+    """A page of a calendar's changes: either next_page_token (more to come) or
+    next_sync_token (the last page; keep it for the next incremental sync)."""
+
+    events: list[RemoteEvent]
+    next_page_token: Optional[str] = None
+    next_sync_token: Optional[str] = None
+
 
 @dataclass
 class Services:

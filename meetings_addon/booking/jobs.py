@@ -38,11 +38,12 @@ def _sync(services: Services, doc, connection, provider, calendar_id: str) -> No
         return
     link = services.store.get(LINK, doc["meeting_link"]) or {}
     subject_template = link.get("invitation_subject") or f"{link.get('title')} with {{{{ first_name }}}} {{{{ last_name }}}}"
+    own = bool(doc.get("subject"))  # scheduled from a record: the booking carries its own texts
     event = {
         "uid": doc["ical_uid"],
-        "summary": fill_tokens(subject_template, doc),
-        "description": fill_tokens(link.get("invitation_description") or "", doc),
-        "location": link.get("location") or "",
+        "summary": doc["subject"] if own else fill_tokens(subject_template, doc),
+        "description": (doc.get("description") or "") if own else fill_tokens(link.get("invitation_description") or "", doc),
+        "location": (doc.get("location") or "") if own else (link.get("location") or ""),
         "start": doc["start"],
         "end": doc["end"],
         "attendees": [doc["email"]] + [u for u in (doc.get("other_hosts") or "").splitlines() if u],

@@ -7,7 +7,7 @@ made contacts.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from ..ports import Services
 
@@ -31,6 +31,29 @@ def find_contact(services: Services, email: str) -> Optional[str]:
     return services.store.get_value("Contact Email", {"email_id": email.lower()}, "parent")
 
 
+LOOKUP_CHUNK = 1000  # emails per query: well under every database's parameter limit
+
+
+def contacts_by_email(services: Services, emails: Iterable[str], chunk: int = LOOKUP_CHUNK) -> dict[str, str]:
+    """{email (lower case): Contact name} for the emails that belong to a Contact.
+
+    Set-based through the Contact Email index: one query per `chunk` distinct emails,
+    never one per attendee (the calendar sync matches every changed event's attendees of
+    a page at once). An email on several Contacts maps to the first by name.
+    """
+    wanted = sorted({email.strip().lower() for email in emails if email and email.strip()})
+    found: dict[str, str] = {}
+    for i in range(0, len(wanted), chunk):
+        rows = services.store.list(
+            "Contact Email", {"email_id": ["in", wanted[i : i + chunk]]}, fields=("email_id", "parent")
+        )
+        for row in sorted(rows, key=lambda row: str(row.get("parent") or "")):
+            email = (row.get("email_id") or "").lower()
+            if row.get("parent") and email not in found:
+                found[email] = row["parent"]
+    return found
+
+
 def contact_for(services: Services, email: str, first_name: str, last_name: str) -> Optional[str]:
     """The Contact with this email, created if new; None for internal people."""
     if is_internal(services, email):
@@ -50,15 +73,30 @@ def contact_for(services: Services, email: str, first_name: str, last_name: str)
     return contact["name"]
 
 
-def log_meeting(services: Services, booking: Mapping[str, Any], subject: str, description: str = "") -> str:
-    """An Event (category Meeting) with the booking's contact as participant."""
+def log_meeting(
+    services: Services, booking: Mapping[str, Any], subject: str, description: str = "",
+    participants: Optional[list[tuple[str, str]]] = None,
+) -> str:
+    """An Event (category Meeting) with the booking's contact as participant, or with
+    the (doctype, name) participants given (sync: every matched Contact, Lead, Deal)."""
+    if participants is not None:
+        return _insert_event(services, booking, subject, description, _participant_rows(participants))
     participants = []
     if booking.get("contact"):
         participants.append({"reference_doctype": "Contact", "reference_docname": booking["contact"]})
-    if booking.get("reference_doctype") and booking.get("reference_name"):
+    reference = (booking.get("reference_doctype"), booking.get("reference_name"))
+    if all(reference) and reference != ("Contact", booking.get("contact")):
         participants.append(
             {"reference_doctype": booking["reference_doctype"], "reference_docname": booking["reference_name"]}
         )
+    return _insert_event(services, booking, subject, description, participants)
+
+
+def _participant_rows(participants: list[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"reference_doctype": doctype, "reference_docname": name} for doctype, name in dict.fromkeys(participants)]
+
+
+def _insert_event(services: Services, booking: Mapping[str, Any], subject: str, description: str, participants: list) -> str:
     event = services.store.insert(
         "Event",
         {
@@ -82,3 +120,14 @@ def move_meeting(services: Services, event: str, start, end) -> None:
 
 def cancel_meeting(services: Services, event: str) -> None:
     services.store.update("Event", event, {"status": "Cancelled"})
+
+
+def update_meeting(
+    services: Services, event: str, values: Mapping[str, Any], participants: Optional[list[tuple[str, str]]] = None
+) -> None:
+    """Set an Event's fields (subject, description, starts_on, ends_on, status) and, when
+    given, replace its participants with these (doctype, name) pairs."""
+    changes = dict(values)
+    if participants is not None:
+        changes["event_participants"] = _participant_rows(participants)
+    services.store.update("Event", event, changes)

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-from ..errors import CalendarUnavailable
-from ..ports import Doc, Services
+from ..errors import CalendarUnavailable, SyncTokenExpired
+from ..ports import ChangePage, Doc, RemoteEvent, Services
 from . import retry, settings
 from .settings import calendar_name
 
@@ -375,6 +375,63 @@ class GoogleCalendar:
             lambda: self.api().events().delete(calendarId=calendar_id, eventId=event_id, sendUpdates="all"),
             missing_ok=True,
         )
+
+
+    def changes(self, calendar_id: str, sync_token: Optional[str] = None, page_token: Optional[str] = None,
+                page_size: int = 250) -> ChangePage:
+        """One page of events.list: everything (a full sync) or what changed since
+        sync_token (deletions as status cancelled). nextSyncToken comes on the last page;
+        a refused token (410 fullSyncRequired) raises SyncTokenExpired."""
+        from googleapiclient.errors import HttpError
+
+        params: dict[str, Any] = {"calendarId": calendar_id, "maxResults": page_size, "singleEvents": True}
+        if sync_token:
+            params["syncToken"] = sync_token
+        if page_token:
+            params["pageToken"] = page_token
+        try:
+            page = retry.with_retries(
+                lambda: self._execute(lambda: self.api().events().list(**params), calendar_id=calendar_id), retry.WRITE
+            )
+        except HttpError as error:
+            if error.resp.status == 410 or (error.resp.status == 400 and page_token):
+                raise SyncTokenExpired(f"Google: sync token of {self._name(calendar_id)} expired ({_reason(error)})") from error
+            raise
+        return ChangePage(
+            [remote_event(item) for item in page.get("items") or []],
+            next_page_token=page.get("nextPageToken"),
+            next_sync_token=page.get("nextSyncToken"),
+        )
+
+
+def _when(value: Optional[Mapping[str, Any]]) -> Optional[datetime]:
+    if not value:
+        return None
+    if value.get("dateTime"):
+        return _parse(value["dateTime"])
+    if value.get("date"):
+        return datetime.fromisoformat(value["date"]).replace(tzinfo=timezone.utc)
+    return None
+
+
+def remote_event(item: Mapping[str, Any]) -> RemoteEvent:
+    """A Calendar v3 event as the sync sees it (resources and rooms are not attendees)."""
+    attendees = [
+        a["email"].strip().lower() for a in item.get("attendees") or []
+        if a.get("email") and not a.get("resource")
+    ]
+    return RemoteEvent(
+        id=item["id"],
+        status=item.get("status") or "confirmed",
+        ical_uid=item.get("iCalUID"),
+        summary=item.get("summary") or "",
+        description=item.get("description") or "",
+        start=_when(item.get("start")),
+        end=_when(item.get("end")),
+        created=_parse(item["created"]) if item.get("created") else None,
+        attendees=list(dict.fromkeys(attendees)),
+        organizer=((item.get("organizer") or {}).get("email") or "").lower() or None,
+    )
 
 
 def _result(created: Mapping[str, Any], event: Mapping[str, Any]) -> Doc:

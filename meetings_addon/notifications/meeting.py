@@ -55,21 +55,27 @@ class Meeting:
 
     @property
     def title(self) -> str:
-        return self.link.get("title") or self.summary
+        return self.booking.get("subject") or self.link.get("title") or self.summary
 
     @property
     def summary(self) -> str:
         """The link's invitation subject with the contact's tokens filled (as the host's
         calendar event is titled: booking/jobs.py)."""
+        if self.booking.get("subject"):  # scheduled from a record: its own texts
+            return self.booking["subject"]
         template = self.link.get("invitation_subject") or f"{self.link.get('title') or ''} with {{{{ first_name }}}} {{{{ last_name }}}}"
         return fill_tokens(template, self.booking) or self.invitee.name
 
     @property
     def description(self) -> str:
+        if self.booking.get("subject"):
+            return self.booking.get("description") or ""
         return fill_tokens(self.link.get("invitation_description") or "", self.booking)
 
     @property
     def location(self) -> str:
+        if self.booking.get("subject"):
+            return self.booking.get("location") or ""
         return self.link.get("location") or ""
 
     @property

@@ -184,19 +184,45 @@ class GoogleEmulator:
         self.accounts[email].calendars[calendar_id].deleted = True
 
     def add_event(self, email: str, calendar_id: str, start: datetime, end: datetime, *, summary: str = "Busy",
-                  transparency: str = "opaque", status: str = "confirmed", declined: bool = False) -> dict:
+                  transparency: str = "opaque", status: str = "confirmed", declined: bool = False,
+                  attendees: Optional[list[str]] = None, created: Optional[datetime] = None,
+                  description: str = "") -> dict:
         event_id = uuid.uuid4().hex
         event = {
             "kind": "calendar#event", "id": event_id, "status": status, "summary": summary,
             "start": {"dateTime": rfc3339(start)}, "end": {"dateTime": rfc3339(end)},
             "transparency": transparency, "iCalUID": f"{event_id}@google.com", "sequence": 0,
             "organizer": {"email": email, "self": True}, "updated": rfc3339(datetime.now(timezone.utc)),
+            "created": rfc3339(created or datetime.now(timezone.utc)),
         }
+        if description:
+            event["description"] = description
         if declined:
             event["attendees"] = [{"email": email, "self": True, "responseStatus": "declined"}]
+        if attendees:
+            event.setdefault("attendees", []).extend({"email": a, "responseStatus": "needsAction"} for a in attendees)
         event["_sync"] = next(self.sync_counter)
         self.accounts[email].calendars[calendar_id].events[event_id] = event
         return event
+
+    def change_event(self, email: str, calendar_id: str, event_id: str, *, start: Optional[datetime] = None,
+                     end: Optional[datetime] = None, attendees: Optional[list[str]] = None, **fields: Any) -> dict:
+        """An edit made in Google Calendar itself (it shows up in the next incremental sync)."""
+        event = self.accounts[email].calendars[calendar_id].events[event_id]
+        if start is not None:
+            event["start"] = {"dateTime": rfc3339(start)}
+        if end is not None:
+            event["end"] = {"dateTime": rfc3339(end)}
+        if attendees is not None:
+            event["attendees"] = [{"email": a, "responseStatus": "needsAction"} for a in attendees]
+        event.update(fields)
+        event["updated"] = rfc3339(datetime.now(timezone.utc))
+        event["_sync"] = next(self.sync_counter)
+        return event
+
+    def remove_event(self, email: str, calendar_id: str, event_id: str) -> None:
+        """Deleted in Google Calendar: incremental syncs report it as status cancelled."""
+        self.change_event(email, calendar_id, event_id, status="cancelled")
 
     def revoke(self, email: str) -> None:
         """The user revoked access (or the token expired): every token of theirs dies."""

@@ -87,14 +87,23 @@ def default_internal_domains() -> list[str]:
 def after_install() -> None:
     import frappe
 
-    from meetings_addon.patches.v0_1 import add_contact_email_index
+    from meetings_addon.patches.v0_1 import add_contact_email_index, crm_events_in_timeline
 
     # Frappe marks every patch in patches.txt as done on install without running it,
     # so the ones a fresh site needs too run here.
     add_contact_email_index.execute()
+    crm_events_in_timeline.execute()
 
     settings = frappe.get_single("Meetings Settings")
     if not (settings.internal_domains or "").strip():
         settings.internal_domains = "\n".join(default_internal_domains())
         settings.flags.ignore_permissions = True
         settings.save()
+
+
+def after_app_install(app_name: str) -> None:
+    """Another app was installed on the site: Frappe CRM's Lead and Deal timelines."""
+    if app_name == "crm":
+        from meetings_addon.patches.v0_1 import crm_events_in_timeline
+
+        crm_events_in_timeline.execute()

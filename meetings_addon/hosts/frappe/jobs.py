@@ -185,3 +185,11 @@ def _retries_key(job_id: Optional[str] = None) -> str:
 
     key = f"{frappe.local.site}::{RETRIES_KEY}"
     return f"{key}:{job_id}" if job_id else key
+
+
+def poll_calendar_sync() -> int:
+    """Queue the calendar syncs that are due (Frappe's scheduler, every minute)."""
+    from ..frappe.services import services
+    from ...sync.jobs import poll
+
+    return poll(services())

@@ -255,6 +255,20 @@ def cmd_secret_key(args) -> int:
     return 0
 
 
+def cmd_sync(args) -> int:
+    """One pass of calendar sync: every connected calendar that is due, in this process."""
+    from ...sync.jobs import sync_all
+
+    services = _services(args)
+    results = sync_all(services)
+    for result in results:
+        c = result.counts
+        print(f"{result.calendar_id}: {'skipped (another sync runs)' if not result.ran else 'synced'}"
+              f" - logged {c.get('logged', 0)}, updated {c.get('updated', 0)}, cancelled {c.get('cancelled', 0)}")
+    print(f"{len(results)} calendar(s) synced")
+    return 0
+
+
 def cmd_worker(args) -> int:
     url = os.environ.get("REDIS_URL") or args.redis_url
     if not url:
@@ -356,6 +370,9 @@ def build_parser() -> Parser:
 
     p = commands.add_parser("secret-key", help="print a new key for MEETINGS_SECRET_KEY (encrypts calendar secrets)")
     p.set_defaults(func=cmd_secret_key)
+
+    p = commands.add_parser("sync", parents=[common], help="sync the connected calendars that are due, once")
+    p.set_defaults(func=cmd_sync)
 
     p = commands.add_parser("worker", parents=[common], help="run jobs from Redis (REDIS_URL), queue 'meetings'")
     p.add_argument("--redis-url", default=None, help=argparse.SUPPRESS)

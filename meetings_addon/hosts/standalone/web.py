@@ -53,6 +53,7 @@ from .web_resource import PermissionDenied, format_value
 log = logging.getLogger("meetings_addon.web")
 
 BOOKING_API = "meetings_addon.api.booking."
+SYNC_PUSH = ("meetings_addon.api.sync.google_push", "meetings_addon.api.sync.graph_push")
 MAX_BODY = 1024 * 1024  # a booking is a few hundred bytes; a link with every table a few KB
 TEMPLATES = booking_page.TEMPLATE_DIR
 PUBLIC = booking_page.PUBLIC
@@ -335,6 +336,8 @@ class MeetingsApp:
             return json_response({"message": self._user(request)})
         if method in ACCOUNT_METHODS:
             return self._account_method(request, method)
+        if method in SYNC_PUSH:
+            return self._push(request, method)
         if not method.startswith(BOOKING_API) or method[len(BOOKING_API):] not in BOOKING_METHODS:
             raise MethodNotFound(f"Failed to get method for command {method[:200]}")
         allowed, use_case = BOOKING_METHODS[method[len(BOOKING_API):]]
@@ -366,6 +369,25 @@ class MeetingsApp:
         if request.method not in allowed:
             raise PermissionDenied(f"Not permitted: use {' or '.join(allowed)} for {method}")
         return json_response({"message": use_case(self.services, user, self._payload(request))})
+
+    def _push(self, request: Request, method: str) -> Response:
+        """Provider push notifications (sync/push.py): the channel secret authenticates."""
+        from ...sync import push
+
+        if request.method != "POST":
+            raise PermissionDenied(f"Not permitted: use POST for {method}")
+        if method.endswith("google_push"):
+            status, content_type, body = push.google_notification(self.services, dict(request.headers))
+        else:
+            raw = request.get_data(cache=True)
+            try:
+                payload = json.loads(raw) if raw.strip() else None
+            except (ValueError, UnicodeDecodeError):
+                payload = None
+            status, content_type, body = push.graph_notification(self.services, request.args.to_dict(), payload)
+        if content_type == "text/plain":
+            return Response(str(body), status=status, content_type="text/plain; charset=utf-8")
+        return json_response(body, status)
 
     # --- /api/resource ---
 

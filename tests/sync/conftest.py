@@ -1,0 +1,3 @@
+"""The provider fixtures of tests/calendars (emulators, test CA, standalone services)."""
+
+from tests.calendars.conftest import ca_bundle, google, kit, microsoft, services, test_ca  # noqa: F401
