@@ -35,7 +35,7 @@ from ..ports import Services
 from ..scheduling import ONE_ON_ONE, HostSchedule, compute_slots, load_zone, visitor_range
 from . import inputs, slot_cache, timeline
 from .availability import booking_rows, bookings_by_host
-from .service import BOOKING, LINK, MAX_DAYS, SECOND, _check_start, _reserve, _slots, fill_tokens
+from .service import BOOKING, LINK, MAX_DAYS, SECOND, _check_start, _reserve, _slots, fill_tokens, queue_emails
 
 RECORD_DOCTYPES = ("Contact", "CRM Lead", "CRM Deal")
 MIN_DURATION, MAX_DURATION = 5, 480
@@ -276,15 +276,7 @@ def _after(services: Services, booking: Mapping[str, Any], provider: Optional[st
         booking=booking["name"],
     )
     if change:
-        sequence = int(booking.get("sequence") or 0)
-        services.jobs.enqueue(
-            "meetings_addon.notifications.jobs.send_booking_emails",
-            job_id=f"emails:{booking['name']}:{change}:{sequence}",
-            booking=booking["name"],
-            change=change,
-            manage_url=None,
-            sequence=sequence,
-        )
+        queue_emails(services, booking, change)
 
 
 def _own_booking(services: Services, user: str, booking: Any) -> dict[str, Any]:

@@ -352,10 +352,17 @@ def _after_change(services: Services, booking: Mapping[str, Any], change: str, m
             job_id=f"calendar:{booking['name']}",
             booking=booking["name"],
         )
-    # The manage URL carries the raw token, which only book() and reschedule() know (the
-    # store keeps its hash): it travels in the job's arguments, so it sits in the job
-    # queue (Redis for RQ and Frappe) until the job is done. The alternative, a new
-    # token per email, would break the link the visitor already has.
+    queue_emails(services, booking, change, manage_url)
+
+
+def queue_emails(services: Services, booking: Mapping[str, Any], change: str, manage_url: Optional[str] = None) -> None:
+    """The emails of one change, as a job after the commit (once per change and sequence).
+
+    The manage URL carries the raw token, which only book() and reschedule() know (the
+    store keeps its hash): it travels in the job's arguments, so it sits in the job
+    queue (Redis for RQ and Frappe) until the job is done. The alternative, a new token
+    per email, would break the link the visitor already has.
+    """
     sequence = int(booking.get("sequence") or 0)
     services.jobs.enqueue(
         "meetings_addon.notifications.jobs.send_booking_emails",
