@@ -65,6 +65,8 @@ scheduler_events = {
             "meetings_addon.hosts.frappe.jobs.poll_calendar_sync",
         ],
     },
+    # Push channels (Google watch, Graph subscriptions): opened, renewed before they expire.
+    "hourly": ["meetings_addon.hosts.frappe.jobs.ensure_sync_channels"],
 }
 
 # Installation

@@ -25,6 +25,21 @@
   ORGANIZER (the account, when it is an address) and ATTENDEEs are written so servers
   that schedule (RFC 6638: Nextcloud, iCloud, Fastmail) send the invitations.
 
+- Changes (sync/): a sync-collection REPORT (RFC 6578) through caldav's
+  get_objects_by_sync_token(token, load_objects=True, disable_fallback=True); updated
+  members come with their data, removed ones as 404 hrefs (cancellations). A token the
+  server refuses (DAV:valid-sync-token, a 403, 412 on Xandikos) raises SyncTokenExpired.
+  A server without sync-collection is read by ETag instead: a PROPFIND of the members'
+  ETags, compared with the map kept from the last pass, and a calendar-multiget of the
+  new and changed ones; members no longer listed are deletions. The sync token says which:
+  "sync:<server token>" or "etag:<base64 of zlib-compressed JSON {href: etag}>".
+  The whole change set is one page (the library reads it in one go).
+  One calendar object is one RemoteEvent: its master VEVENT (else its first), not expanded
+  -- a recurring series is logged as one meeting at its first occurrence, its overrides
+  (RECURRENCE-ID) are not logged separately. CREATED is the creation time (an object
+  without CREATED is never taken as new, so it is not logged); STATUS:CANCELLED is a
+  cancellation; ATTENDEE mailto: addresses (CUTYPE ROOM / RESOURCE left out) are attendees.
+
 Errors are CalendarUnavailable with attributes the use-cases read:
 - `field`: the connection field to blame when the account itself is wrong
   (caldav_url: no CalDAV server there; caldav_password: credentials refused);
@@ -37,15 +52,18 @@ The library is imported when first used, so this module loads without it.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
+import json
 import os
+import zlib
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Mapping, Optional, Sequence
 from urllib.parse import quote, unquote, urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
-from ..errors import CalendarUnavailable, MeetingsError
-from ..ports import Doc
+from ..errors import CalendarUnavailable, MeetingsError, SyncTokenExpired
+from ..ports import ChangePage, Doc, RemoteEvent
 from .settings import calendar_name
 
 CONNECTION = "Calendar Connection"
@@ -54,6 +72,17 @@ UTC = timezone.utc
 DAV, CALDAV = "DAV:", "urn:ietf:params:xml:ns:caldav"
 # Servers that refused free-busy-query in this process: their events are read instead.
 _NO_FREEBUSY: set[str] = set()
+# Calendars whose server refused sync-collection in this process: read by ETag instead.
+_NO_SYNC: set[str] = set()
+
+PROPFIND_ETAGS = """<?xml version="1.0" encoding="utf-8"?>
+<d:propfind xmlns:d="DAV:"><d:prop><d:getetag/><d:resourcetype/></d:prop></d:propfind>"""
+
+MULTIGET = """<?xml version="1.0" encoding="utf-8"?>
+<c:calendar-multiget xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">
+  <d:prop><d:getetag/><c:calendar-data/></d:prop>
+{hrefs}
+</c:calendar-multiget>"""
 
 PROPFIND_CALENDARS = """<?xml version="1.0" encoding="utf-8"?>
 <d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">
@@ -404,6 +433,153 @@ class CalDAVCalendar:
         return self._relative(href)
 
 
+    # --- changes (sync/) --------------------------------------------------------------------
+
+    def changes(self, calendar_id: str, sync_token: Optional[str] = None, page_token: Optional[str] = None,
+                page_size: int = 250) -> ChangePage:
+        """Everything (a full sync) or what changed since sync_token, as one page (see the
+        module docstring). A refused token raises SyncTokenExpired."""
+        return self._marked(self._changes, calendar_id, sync_token)
+
+    def _changes(self, calendar_id: str, sync_token: Optional[str]) -> ChangePage:
+        url = self._absolute(calendar_id)
+        etags = _etag_map(sync_token) if sync_token and sync_token.startswith("etag:") else None
+        if etags is None and url not in _NO_SYNC:
+            token = sync_token[len("sync:"):] if sync_token and sync_token.startswith("sync:") else None
+            page = self._by_sync_token(calendar_id, url, token)
+            if page is not None:
+                return page
+            _NO_SYNC.add(url)
+            if token:  # the server stopped answering sync-collection: start over by ETag
+                raise SyncTokenExpired(f"CalDAV: {self._name(calendar_id)} no longer answers sync-collection")
+        return self._by_etags(calendar_id, url, etags or {})
+
+    def _by_sync_token(self, calendar_id: str, url: str, token: Optional[str]) -> Optional[ChangePage]:
+        """A sync-collection pass; None when the server does not do sync-collection."""
+        from caldav.elements import dav as elements
+        from caldav.lib import error as dav
+
+        calendar = self.client.calendar(url=url)
+        try:
+            found = calendar.get_objects_by_sync_token(token, load_objects=True, disable_fallback=True)
+        except (dav.DAVError, dav.ReportError) as error:
+            preconditions = getattr(error, "preconditions", None) or ()
+            if token and (elements.ValidSyncToken.tag in preconditions or getattr(error, "status", None) in (403, 412)
+                          or "valid-sync-token" in str(error)):
+                raise SyncTokenExpired(f"CalDAV: sync token of {self._name(calendar_id)} refused") from None
+            status = getattr(error, "status", None)
+            if isinstance(error, (dav.RateLimitError, dav.NotFoundError)) or (status and (status >= 500 or status == 401)):
+                raise self._map(error, "Reading changes", calendar_id) from None
+            if isinstance(error, dav.AuthorizationError) and preconditions and elements.SupportedReport.tag not in preconditions:
+                raise self._map(error, "Reading changes", calendar_id) from None
+            return None  # no sync-collection here (not supported, 403 supported-report, 501 ...)
+        except Exception as error:  # noqa: BLE001 - the network
+            raise self._map(error, "Reading changes", calendar_id) from None
+        deleted = {str(u) for u in getattr(found, "deleted_urls", ())}
+        events: list[RemoteEvent] = []
+        for obj in found.objects:
+            event_id = self._sync_id(url, str(obj.url))
+            data = getattr(obj, "data", None) if str(obj.url.canonical()) not in deleted else None
+            if not data:  # removed (a 404 href), or gone before it could be read
+                events.append(RemoteEvent(id=event_id, status="cancelled"))
+                continue
+            event = remote_event(data, event_id, self.zone)
+            if event is not None:
+                events.append(event)
+        if not found.sync_token:
+            return None
+        return ChangePage(events, next_sync_token=f"sync:{found.sync_token}")
+
+    def _by_etags(self, calendar_id: str, url: str, known: dict[str, str]) -> ChangePage:
+        response = self._call("Reading changes", lambda: self.client.propfind(url, PROPFIND_ETAGS, depth=1),
+                              calendar_id=calendar_id)
+        self._status(response, "Reading changes", calendar_id=calendar_id)
+        current: dict[str, str] = {}
+        own = urlsplit(url).path.rstrip("/")
+        for href, props in _multistatus(response.tree):
+            kind = props.get(f"{{{DAV}}}resourcetype")
+            if urlsplit(urljoin(url, href)).path.rstrip("/") == own or (kind is not None and len(kind)):
+                continue  # the collection itself, or a sub-collection
+            etag = props.get(f"{{{DAV}}}getetag")
+            current[self._sync_id(url, urljoin(url, href))] = etag.text if etag is not None and etag.text else ""
+        changed = [event_id for event_id, etag in current.items() if known.get(event_id) != etag or not etag]
+        events = [RemoteEvent(id=event_id, status="cancelled") for event_id in known if event_id not in current]
+        for i in range(0, len(changed), 100):
+            hrefs = "\n".join(f"  <d:href>{_xml_text(urlsplit(urljoin(url, quote(e, safe='/@:'))).path)}</d:href>"
+                              for e in changed[i:i + 100])
+            answer = self._call("Reading changes", lambda: self.client.report(url, MULTIGET.format(hrefs=hrefs), depth=1),
+                                calendar_id=calendar_id)
+            self._status(answer, "Reading changes", calendar_id=calendar_id)
+            for href, props in _multistatus(answer.tree):
+                data = props.get(f"{{{CALDAV}}}calendar-data")
+                if data is None or not data.text:
+                    continue
+                event = remote_event(data.text, self._sync_id(url, urljoin(url, href)), self.zone)
+                if event is not None:
+                    events.append(event)
+        return ChangePage(events, next_sync_token="etag:" + _pack(current))
+
+    def _sync_id(self, calendar_url: str, href: str) -> str:
+        """An event's id in the change feed: its resource name, percent-decoded, so the
+        sync-collection and ETag paths (and servers that encode differently) agree."""
+        path, base = unquote(urlsplit(href).path), unquote(urlsplit(calendar_url).path)
+        return path[len(base):] if path.startswith(base) else unquote(self._relative(href))
+
+
+def _pack(etags: Mapping[str, str]) -> str:
+    return base64.urlsafe_b64encode(zlib.compress(json.dumps(etags, sort_keys=True).encode(), 9)).decode()
+
+
+def _etag_map(token: str) -> dict[str, str]:
+    try:
+        return dict(json.loads(zlib.decompress(base64.urlsafe_b64decode(token[len("etag:"):].encode()))))
+    except Exception:  # noqa: BLE001 - unreadable: a full pass
+        return {}
+
+
+def remote_event(data: Any, event_id: str, zone: ZoneInfo = ZoneInfo("UTC")) -> Optional[RemoteEvent]:
+    """One calendar object as the sync sees it (its master VEVENT; see the module
+    docstring); None when it holds no VEVENT (a task) or cannot be read."""
+    import icalendar
+
+    if isinstance(data, bytes):
+        data = data.decode("utf-8", "replace")
+    try:
+        vevents = [c for cal in icalendar.Calendar.from_ical(data, multiple=True) for c in cal.walk("VEVENT")]
+    except Exception:  # noqa: BLE001 - one unreadable object does not stop the sync
+        return None
+    if not vevents:
+        return None
+    master = next((v for v in vevents if v.get("RECURRENCE-ID") is None), vevents[0])
+    span = _span(master, zone)
+    created = master.get("CREATED")
+    created_at = None
+    if created is not None and isinstance(created.dt, datetime):
+        created_at = (created.dt.replace(tzinfo=UTC) if created.dt.tzinfo is None else created.dt).astimezone(UTC)
+    status = str(master.get("STATUS") or "CONFIRMED").upper()
+    attendees = master.get("ATTENDEE")
+    emails = []
+    for attendee in attendees if isinstance(attendees, list) else [attendees] if attendees is not None else []:
+        if str(attendee.params.get("CUTYPE", "INDIVIDUAL")).upper() in ("ROOM", "RESOURCE"):
+            continue
+        address = str(attendee)
+        if address.lower().startswith("mailto:"):
+            emails.append(address[7:].strip().lower())
+    organizer = str(master.get("ORGANIZER") or "")
+    return RemoteEvent(
+        id=event_id,
+        status={"CANCELLED": "cancelled", "TENTATIVE": "tentative"}.get(status, "confirmed"),
+        ical_uid=str(master.get("UID")) if master.get("UID") is not None else None,
+        summary=str(master.get("SUMMARY") or ""),
+        description=str(master.get("DESCRIPTION") or ""),
+        start=span[0] if span else None,
+        end=span[1] if span else None,
+        created=created_at,
+        attendees=list(dict.fromkeys(e for e in emails if e)),
+        organizer=organizer[7:].lower() if organizer.lower().startswith("mailto:") else None,
+    )
+
+
 class _Broken:
     """A stored connection that cannot be used as it is (an address no longer accepted,
     a password the server cannot decrypt): every call says so, and the page takes requests."""
@@ -415,7 +591,7 @@ class _Broken:
     def _fail(self, *args, **kwargs):
         raise unavailable(self.reason, field="caldav_url", transient=True)
 
-    list_calendars = busy = create_event = update_event = cancel_event = _fail
+    list_calendars = busy = create_event = update_event = cancel_event = changes = _fail
 
 
 def _gone(calendar_id: str, name: Optional[str] = None) -> CalendarUnavailable:

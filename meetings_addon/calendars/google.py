@@ -403,6 +403,23 @@ class GoogleCalendar:
             next_sync_token=page.get("nextSyncToken"),
         )
 
+    def watch(self, calendar_id: str, channel_id: str, token: str, address: str, ttl: int) -> Doc:
+        """events.watch: a web_hook channel on the calendar's events. Returns its id,
+        resourceId and expiration (aware UTC)."""
+        body = {"id": channel_id, "type": "web_hook", "address": address, "token": token, "params": {"ttl": str(int(ttl))}}
+        answer = self._write(lambda: self.api().events().watch(calendarId=calendar_id, body=body), calendar_id=calendar_id)
+        expiration = answer.get("expiration")
+        return {
+            "id": answer.get("id") or channel_id,
+            "resource_id": answer.get("resourceId"),
+            "expires": datetime.fromtimestamp(int(expiration) / 1000, timezone.utc) if expiration else None,
+        }
+
+    def stop_watch(self, channel_id: str, resource_id: Optional[str] = None) -> None:
+        """channels.stop; a channel already gone (404) is what we want."""
+        body = {"id": channel_id, "resourceId": resource_id}
+        self._write(lambda: self.api().channels().stop(body=body), missing_ok=True)
+
 
 def _when(value: Optional[Mapping[str, Any]]) -> Optional[datetime]:
     if not value:

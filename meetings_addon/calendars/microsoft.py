@@ -15,6 +15,13 @@ token expires, then refreshes. Graph is called with requests.
   invitation) and a transactionId derived from the booking's iCalendar UID, so a retried
   create makes no second event; Teams link when asked; PATCH to move, DELETE to cancel
   (Exchange sends the update / cancellation).
+- Changes (sync/): /me/calendars/{id}/calendarView/delta over a fixed window (SYNC_PAST
+  before the first sync to SYNC_AHEAD after it; the window is part of the delta token, so
+  it stays the same until a full resync). The page token is the @odata.nextLink, the
+  sync token the @odata.deltaLink (both whole URLs, as Graph hands them out). Occurrences
+  of a series come expanded, each with its own id (as Google's singleEvents). `@removed`
+  items (deleted, or moved out of the window) are deletions; a refused token (410) raises
+  SyncTokenExpired, and the sync service starts a full pass.
 - Errors as for Google: invalid_grant (AADSTS50173, 700082, 70000...) or a 401 after a
   forced refresh or a 403 marks the connection Error, a 404 on a calendar marks it Failing,
   both raise CalendarUnavailable; 429 and 5xx are retried honouring Retry-After, then
@@ -27,13 +34,13 @@ import re
 import threading
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping, Optional, Sequence
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
-from ..errors import CalendarUnavailable
-from ..ports import Doc, Services
+from ..errors import CalendarUnavailable, SyncTokenExpired
+from ..ports import ChangePage, Doc, RemoteEvent, Services
 from . import retry, settings
 from .settings import calendar_name
 
@@ -43,6 +50,8 @@ TIMEOUT = 20
 VIEW_PAGE = 1000
 NOT_BLOCKING = {"free", "workingElsewhere"}
 REFUSED = {"invalid_grant", "interaction_required", "invalid_client", "unauthorized_client", "consent_required"}
+SYNC_PAST = timedelta(days=30)  # calendarView/delta's window, from now (first sync)
+SYNC_AHEAD = timedelta(days=730)
 UID_NAMESPACE = uuid.UUID("0e3c7a52-4f57-4b9c-9a0d-6d65657469e7")
 
 # msal's http_cache: tenant discovery (openid-configuration) is fetched once a day per
@@ -246,13 +255,13 @@ class MicrosoftCalendar:
         return path if path.startswith("https://") or path.startswith("http://") else self.config.graph_url + path
 
     def _call(self, method: str, path: str, *, calendar_id: Optional[str] = None, missing_ok: bool = False,
-              **kwargs: Any) -> Optional[dict[str, Any]]:
+              prefer: Sequence[str] = (), **kwargs: Any) -> Optional[dict[str, Any]]:
         """One Graph call, errors mapped to the domain's (see the module docstring)."""
         import requests
 
         for attempt in (1, 2):
             headers = {"Authorization": f"Bearer {self.access_token(force_refresh=attempt == 2)}",
-                       "Prefer": 'outlook.timezone="UTC"', "Accept": "application/json"}
+                       "Prefer": ", ".join(['outlook.timezone="UTC"', *prefer]), "Accept": "application/json"}
             try:
                 answer = self.session.request(method, self._url(path), headers=headers, timeout=TIMEOUT, **kwargs)
             except requests.RequestException as error:
@@ -379,6 +388,71 @@ class MicrosoftCalendar:
         # The organizer's DELETE sends the attendees Exchange's cancellation; 404: gone already.
         self._write("DELETE", f"/me/events/{quote(event_id, safe='')}", missing_ok=True)
 
+    def changes(self, calendar_id: str, sync_token: Optional[str] = None, page_token: Optional[str] = None,
+                page_size: int = 250) -> ChangePage:
+        """One page of calendarView/delta: everything in the window (a full sync) or what
+        changed since sync_token (the last page's @odata.deltaLink). A refused token (410)
+        raises SyncTokenExpired."""
+        if page_token or sync_token:
+            path, params = (page_token or sync_token), None
+        else:
+            now = self.services.clock.now() if self.services is not None else datetime.now(timezone.utc)
+            path = f"/me/calendars/{quote(calendar_id, safe='')}/calendarView/delta"
+            params = {"startDateTime": _query_time(now - SYNC_PAST), "endDateTime": _query_time(now + SYNC_AHEAD)}
+        prefer = (f"odata.maxpagesize={max(1, int(page_size))}", 'outlook.body-content-type="text"')
+        try:
+            page = retry.with_retries(
+                lambda: self._call("GET", path, params=params, calendar_id=calendar_id, prefer=prefer), retry.WRITE
+            ) or {}
+        except GraphError as error:
+            if error.status == 410 or (error.status == 400 and (page_token or sync_token)):
+                raise SyncTokenExpired(
+                    f"Microsoft: delta token of {self._name(calendar_id)} refused ({error.status} {error.code})"
+                ) from error
+            raise
+        next_link, delta_link = page.get("@odata.nextLink"), page.get("@odata.deltaLink")
+        if not next_link and not delta_link:
+            raise GraphError(200, "NoDeltaLink", "calendarView/delta answered without @odata.nextLink or @odata.deltaLink")
+        return ChangePage(
+            [remote_event(item) for item in page.get("value") or [] if item.get("id")],
+            next_page_token=next_link,
+            next_sync_token=None if next_link else delta_link,
+        )
+
+    def subscribe(self, calendar_id: str, notification_url: str, client_state: str, expires: datetime) -> Doc:
+        """POST /subscriptions on the calendar's events (Graph validates notification_url
+        with its validationToken handshake before answering). Lifecycle notifications go
+        to the same URL. Returns the subscription's id and expiry."""
+        body = {
+            "changeType": "created,updated,deleted",
+            "notificationUrl": notification_url,
+            "lifecycleNotificationUrl": notification_url,
+            "resource": f"/me/calendars/{quote(calendar_id, safe='')}/events",
+            "expirationDateTime": _query_time(expires),
+            "clientState": client_state,
+        }
+        answer = self._write("POST", "/subscriptions", json=body) or {}
+        return {"id": answer["id"], "expires": _subscription_expiry(answer, expires)}
+
+    def renew(self, subscription_id: str, expires: datetime) -> Optional[Doc]:
+        """PATCH /subscriptions/{id} with a later expiry; None when Graph no longer has it."""
+        answer = self._write("PATCH", f"/subscriptions/{quote(subscription_id, safe='')}",
+                             json={"expirationDateTime": _query_time(expires)}, missing_ok=True)
+        if answer is None:
+            return None
+        return {"id": answer.get("id") or subscription_id, "expires": _subscription_expiry(answer, expires)}
+
+    def stop_watch(self, subscription_id: str, resource_id: Optional[str] = None) -> None:
+        """DELETE /subscriptions/{id}; one already gone (404) is what we want."""
+        self._write("DELETE", f"/subscriptions/{quote(subscription_id, safe='')}", missing_ok=True)
+
+
+def _subscription_expiry(answer: Mapping[str, Any], asked: datetime) -> datetime:
+    value = answer.get("expirationDateTime")
+    if not value:
+        return asked
+    return datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", str(value)).replace("Z", "+00:00")).astimezone(timezone.utc)
+
 
 class GraphError(Exception):
     """A Graph answer the adapter has no meaning for (a bug: a bad request)."""
@@ -386,6 +460,38 @@ class GraphError(Exception):
     def __init__(self, status: int, code: str, text: str):
         super().__init__(f"Microsoft Graph answered {status} {code}: {text}")
         self.status, self.code = status, code
+
+
+def remote_event(item: Mapping[str, Any]) -> RemoteEvent:
+    """A Graph event (or an @removed entry) as the sync sees it; rooms and equipment
+    (attendee type resource) are not attendees."""
+    if "@removed" in item:
+        return RemoteEvent(id=item["id"], status="cancelled")
+    attendees = [
+        ((a.get("emailAddress") or {}).get("address") or "").strip().lower()
+        for a in item.get("attendees") or [] if a.get("type") != "resource"
+    ]
+    if item.get("isCancelled"):
+        status = "cancelled"
+    elif item.get("showAs") == "tentative":
+        status = "tentative"
+    else:
+        status = "confirmed"
+    body = item.get("body") or {}
+    description = body.get("content") if (body.get("contentType") or "text").lower() == "text" else item.get("bodyPreview")
+    organizer = ((item.get("organizer") or {}).get("emailAddress") or {}).get("address")
+    return RemoteEvent(
+        id=item["id"],
+        status=status,
+        ical_uid=item.get("iCalUId"),
+        summary=item.get("subject") or "",
+        description=description or "",
+        start=parse_graph_time(item["start"]) if item.get("start") else None,
+        end=parse_graph_time(item["end"]) if item.get("end") else None,
+        created=parse_graph_time({"dateTime": item["createdDateTime"]}) if item.get("createdDateTime") else None,
+        attendees=list(dict.fromkeys(a for a in attendees if a)),
+        organizer=(organizer or "").lower() or None,
+    )
 
 
 def _error_code(answer) -> str:

@@ -315,6 +315,9 @@ def remove_calendar(services: Services, user: str, payload: Mapping[str, Any]) -
 def disconnect(services: Services, user: str, payload: Mapping[str, Any]) -> Doc:
     """Revoke where the provider allows, forget the secrets and the connection."""
     doc = _own(services, user, payload.get("connection"))
+    from ..sync.channels import stop_channels  # push channels first: they need the tokens
+
+    stop_channels(services, doc)
     _revoke(services, doc)
     with services.store.atomic():
         if services.secrets is not None:

@@ -6,11 +6,13 @@
   `sync` message only acknowledged.
 - Graph subscriptions: `?validationToken=` is answered 200 text/plain with the token
   (the handshake); notifications carry `clientState`, checked against channel_token, and
-  `subscriptionId` (channel_id). Lifecycle notifications (`missed`,
-  `reauthorizationRequired`, `subscriptionRemoved`) queue a sync as well.
+  `subscriptionId` (channel_id). Lifecycle notifications: `reauthorizationRequired`
+  queues a renewal (channels.refresh_channel), `subscriptionRemoved` queues a new
+  subscription and a sync, `missed` queues a sync.
 
-Both return (status, content type, body) for the host to send. Creating and renewing
-channels/subscriptions is not done yet (the poll is the fallback).
+The stored secret is a digest (channels.seal); a plain value is still accepted.
+Both return (status, content type, body) for the host to send. Opening and renewing
+channels/subscriptions: channels.py.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import hmac
 from typing import Any, Mapping, Optional
 
 from ..ports import Services
+from .channels import digest, enqueue_refresh, unseal
 from .jobs import enqueue_sync
 from .service import CONNECTION
 
@@ -37,7 +40,14 @@ def _channel(services: Services, channel_id: str) -> Optional[tuple[str, dict]]:
 
 
 def _same(secret: Optional[str], given: Optional[str]) -> bool:
-    return bool(secret) and bool(given) and hmac.compare_digest(str(secret), str(given))
+    """The notification's secret against the stored one: a `sha256:` digest (channels.py
+    never stores the secret itself) or, for rows set before that, the plain value."""
+    if not secret or not given:
+        return False
+    hexdigest, _ = unseal(str(secret))
+    if hexdigest is not None:
+        return hmac.compare_digest(hexdigest, digest(str(given)))
+    return hmac.compare_digest(str(secret), str(given))
 
 
 def google_notification(services: Services, headers: Mapping[str, str]) -> Answer:
@@ -61,7 +71,11 @@ def graph_notification(services: Services, query: Mapping[str, str], body: Optio
         found = _channel(services, item.get("subscriptionId", ""))
         if found is None or not _same(found[1].get("channel_token"), item.get("clientState")):
             continue
-        enqueue_sync(services, found[0], found[1]["calendar_id"])
+        event = item.get("lifecycleEvent")
+        if event in ("reauthorizationRequired", "subscriptionRemoved"):
+            enqueue_refresh(services, found[0], found[1]["calendar_id"], event)
+        if event != "reauthorizationRequired":  # a change, `missed` or a removed subscription: sync
+            enqueue_sync(services, found[0], found[1]["calendar_id"])
         accepted += 1
     if not accepted:
         return 403, "application/json", {"message": "Unknown subscription or wrong clientState"}

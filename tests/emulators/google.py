@@ -13,6 +13,8 @@ and MEETINGS_GOOGLE_API_URL = its url):
   POST /calendar/v3/freeBusy                           <= 50 calendars, <= 90 days
   GET|POST /calendar/v3/calendars/{id}/events          list / insert (client id, 409)
   GET|PATCH|PUT|DELETE /calendar/v3/calendars/{id}/events/{eventId}   (deleted -> 410)
+  POST /calendar/v3/calendars/{id}/events/watch        web_hook channels (`channels`)
+  POST /calendar/v3/channels/stop                      {id, resourceId}; `notify()` pushes
 
 Every call is logged (`server.requests`); `fail(...)` injects 401/403/429/503 answers.
 """
@@ -155,6 +157,9 @@ class GoogleEmulator:
         s.route("PATCH", r"/calendar/v3/calendars/([^/]+)/events/([^/]+)", self.events_patch)
         s.route("PUT", r"/calendar/v3/calendars/([^/]+)/events/([^/]+)", self.events_update)
         s.route("DELETE", r"/calendar/v3/calendars/([^/]+)/events/([^/]+)", self.events_delete)
+        s.route("POST", r"/calendar/v3/calendars/([^/]+)/events/watch", self.events_watch)
+        s.route("POST", r"/calendar/v3/channels/stop", self.channels_stop)
+        self.channels: dict[str, dict] = {}  # channel id -> {id, resourceId, address, token, calendar, expiration, stopped}
 
     # --- test helpers ---
 
@@ -586,3 +591,51 @@ class GoogleEmulator:
             last = max([e["_sync"] for e in calendar.events.values()] or [0])
             body["nextSyncToken"] = f"sync-{last}"
         return Response(200, body)
+
+    # --- push channels ---
+
+    def events_watch(self, request: Request, calendar_id: str) -> Response:
+        account = self._account(request)
+        calendar = self._calendar(account, calendar_id)
+        body = request.json()
+        if body.get("type") not in ("web_hook", "webhook") or not body.get("address") or not body.get("id"):
+            return api_error(400, "invalid", "Invalid channel: id, type web_hook and address are required.")
+        if body["id"] in self.channels:
+            return api_error(400, "channelIdNotUnique", "Channel id not unique.")
+        ttl = int((body.get("params") or {}).get("ttl") or 604800)
+        expiration = int((time.time() + ttl) * 1000)
+        channel = {"id": body["id"], "resourceId": "res-" + secrets.token_hex(8), "address": body["address"],
+                   "token": body.get("token"), "calendar": (account.email, calendar.id), "expiration": expiration,
+                   "stopped": False, "messages": 0}
+        self.channels[body["id"]] = channel
+        return Response(200, {"kind": "api#channel", "id": channel["id"], "resourceId": channel["resourceId"],
+                              "resourceUri": f"{self.url}/calendar/v3/calendars/{calendar.id}/events",
+                              "token": channel["token"], "expiration": str(expiration)})
+
+    def channels_stop(self, request: Request) -> Response:
+        self._account(request)
+        body = request.json()
+        channel = self.channels.get(body.get("id") or "")
+        if channel is None or channel["resourceId"] != body.get("resourceId") or channel["stopped"]:
+            return api_error(404, "notFound", f"Channel '{body.get('id')}' not found for project")
+        channel["stopped"] = True
+        return Response(204, b"")
+
+    def open_channels(self) -> list[dict]:
+        return [c for c in self.channels.values() if not c["stopped"]]
+
+    def notify(self, channel_id: str, state: str = "exists", *, token: Optional[str] = None):
+        """What Google POSTs to the channel's address when the calendar changes."""
+        import requests
+
+        channel = self.channels[channel_id]
+        channel["messages"] += 1
+        session = requests.Session()
+        session.trust_env = False
+        return session.post(channel["address"], timeout=10, headers={
+            "X-Goog-Channel-ID": channel["id"], "X-Goog-Channel-Token": channel["token"] if token is None else token,
+            "X-Goog-Resource-ID": channel["resourceId"], "X-Goog-Resource-State": state,
+            "X-Goog-Message-Number": str(channel["messages"]),
+            "X-Goog-Channel-Expiration": datetime.fromtimestamp(channel["expiration"] / 1000, timezone.utc).strftime(
+                "%a, %d %b %Y %H:%M:%S GMT"),
+        })

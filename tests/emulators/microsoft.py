@@ -15,6 +15,13 @@ Served paths (one HTTPS server; msal requires an https authority with a tenant s
   POST /v1.0/me/events, /me/calendar/events, /me/calendars/{id}/events   (transactionId)
   GET|PATCH|DELETE /v1.0/me/events/{id} (and under /me/calendars/{id}/events/{id})
   POST /v1.0/me/events/{id}/cancel
+  POST /v1.0/subscriptions, PATCH|DELETE /v1.0/subscriptions/{id}   the validationToken
+                                                          handshake on create; `notify()` pushes
+  GET  /v1.0/me/calendars/{id}/calendarView/delta, /v1.0/me/calendarView/delta
+       startDateTime/endDateTime on the first call; pages of `Prefer: odata.maxpagesize`
+       (default 10) via @odata.nextLink ($skiptoken), then @odata.deltaLink ($deltatoken):
+       what changed since that token, deletions as {"@removed": {"reason": "deleted"}, "id"};
+       `expire_delta_tokens()` makes every issued token answer 410 (a resync).
 
 Exchange "sends" invitations, updates and cancellations to attendees: each is recorded
 in `invitations`. Every call is logged; `fail(...)` injects 401/404/429/503 answers.
@@ -26,6 +33,7 @@ import base64
 import hashlib
 import json
 import re
+import itertools
 import secrets
 import time
 import uuid
@@ -144,6 +152,7 @@ class Calendar:
     owner: str = ""
     deleted: bool = False
     events: dict[str, dict] = field(default_factory=dict)
+    removed: list[tuple[int, str]] = field(default_factory=list)  # (change number, event id) of deletions
 
 
 @dataclass
@@ -183,6 +192,8 @@ class MicrosoftEmulator:
         self.authorizations: list[dict] = []
         self.invitations: list[dict] = []
         self.access_token_lifetime = 3599
+        self.changes = itertools.count(1)  # every event write takes the next number (delta queries)
+        self.delta_states: dict[str, dict] = {}  # $skiptoken / $deltatoken -> what it stands for
         s = self.server
         s.route("GET", r"/([^/]+)/v2\.0/\.well-known/openid-configuration", self.openid_configuration)
         s.route("GET", r"/([^/]+)/oauth2/v2\.0/authorize", self.authorize)
@@ -192,6 +203,8 @@ class MicrosoftEmulator:
         s.route("GET", r"/v1\.0/me/calendars/([^/]+)/calendarView", self.calendar_view)
         s.route("GET", r"/v1\.0/me/calendar/calendarView", lambda r: self.calendar_view(r, None))
         s.route("GET", r"/v1\.0/me/calendarView", lambda r: self.calendar_view(r, None))
+        s.route("GET", r"/v1\.0/me/calendars/([^/]+)/calendarView/delta", self.calendar_view_delta)
+        s.route("GET", r"/v1\.0/me/calendarView/delta", lambda r: self.calendar_view_delta(r, None))
         s.route("POST", r"/v1\.0/me/calendar/getSchedule", self.get_schedule)
         s.route("POST", r"/v1\.0/me/events", lambda r: self.create(r, None))
         s.route("POST", r"/v1\.0/me/calendar/events", lambda r: self.create(r, None))
@@ -201,6 +214,11 @@ class MicrosoftEmulator:
             s.route("PATCH", prefix, self.patch)
             s.route("DELETE", prefix, self.delete)
         s.route("POST", r"/v1\.0/me/events/([^/]+)/cancel", self.cancel)
+        s.route("POST", r"/v1\.0/subscriptions", self.subscription_create)
+        s.route("PATCH", r"/v1\.0/subscriptions/([^/]+)", self.subscription_patch)
+        s.route("DELETE", r"/v1\.0/subscriptions/([^/]+)", self.subscription_delete)
+        self.subscriptions: dict[str, dict] = {}  # id -> subscription (+ "mailbox", "deleted")
+        self.validations: list[dict] = []  # every validationToken handshake: url, token, status, answer
 
     # --- test helpers ---
 
@@ -234,15 +252,47 @@ class MicrosoftEmulator:
         self.mailboxes[email].calendars[calendar_id].deleted = True
 
     def add_event(self, email: str, calendar_id: str, start: datetime, end: datetime, *, subject: str = "Busy",
-                  show_as: str = "busy", cancelled: bool = False, declined: bool = False) -> dict:
-        event = self._new_event(self.mailboxes[email], {"subject": subject, "showAs": show_as,
-                                                        "start": graph_time(start), "end": graph_time(end)})
+                  show_as: str = "busy", cancelled: bool = False, declined: bool = False,
+                  attendees: Optional[list[str]] = None, created: Optional[datetime] = None,
+                  description: Optional[str] = None) -> dict:
+        body: dict[str, Any] = {"subject": subject, "showAs": show_as, "start": graph_time(start), "end": graph_time(end)}
+        if attendees is not None:
+            body["attendees"] = [{"emailAddress": {"address": a}, "type": "required"} for a in attendees]
+        if description is not None:
+            body["body"] = {"contentType": "text", "content": description}
+        event = self._new_event(self.mailboxes[email], body)
+        if created is not None:
+            event["createdDateTime"] = created.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
         event["isCancelled"] = cancelled
         if declined:
             event["isOrganizer"] = False
             event["responseStatus"] = {"response": "declined", "time": event["createdDateTime"]}
         self.mailboxes[email].calendars[calendar_id].events[event["id"]] = event
         return event
+
+    def change_event(self, email: str, calendar_id: str, event_id: str, *, start: Optional[datetime] = None,
+                     end: Optional[datetime] = None, attendees: Optional[list[str]] = None, **fields: Any) -> dict:
+        """An edit made in Outlook itself (the next delta query reports it)."""
+        event = self.mailboxes[email].calendars[calendar_id].events[event_id]
+        body: dict[str, Any] = dict(fields)
+        if start is not None:
+            body["start"] = graph_time(start)
+        if end is not None:
+            body["end"] = graph_time(end)
+        if attendees is not None:
+            body["attendees"] = [{"emailAddress": {"address": a}, "type": "required"} for a in attendees]
+        self._apply(event, body)
+        return event
+
+    def remove_event(self, email: str, calendar_id: str, event_id: str) -> None:
+        """Deleted in Outlook: the next delta query reports it as @removed."""
+        calendar = self.mailboxes[email].calendars[calendar_id]
+        self._forget(calendar, event_id)
+
+    def expire_delta_tokens(self) -> None:
+        """Every delta / skip token issued so far answers 410 from now on."""
+        for state in self.delta_states.values():
+            state["expired"] = True
 
     def events(self, email: str, calendar_id: str) -> list[dict]:
         return list(self.mailboxes[email].calendars[calendar_id].events.values())
@@ -531,6 +581,11 @@ class MicrosoftEmulator:
         if isinstance(event.get("body"), dict):
             event["bodyPreview"] = str(event["body"].get("content") or "")[:255]
         event["lastModifiedDateTime"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
+        event["_change"] = next(self.changes)
+
+    def _forget(self, calendar: Calendar, event_id: str) -> None:
+        del calendar.events[event_id]
+        calendar.removed.append((next(self.changes), event_id))
 
     def _send(self, mailbox: Mailbox, calendar: Calendar, event: dict, kind: str) -> None:
         if not event.get("isOrganizer"):
@@ -587,7 +642,7 @@ class MicrosoftEmulator:
             return forbidden()
         if not event.get("isCancelled"):
             self._send(mailbox, calendar, event, "cancellation")
-        del calendar.events[event["id"]]
+        self._forget(calendar, event["id"])
         return Response(204, b"")
 
     def cancel(self, request: Request, event_id: str) -> Response:
@@ -596,5 +651,164 @@ class MicrosoftEmulator:
         if not event.get("isOrganizer"):
             return graph_error(400, "ErrorAccessDenied", "Your request can't be completed. You need to be an organizer to cancel a meeting.")
         self._send(mailbox, calendar, event, "cancellation")
-        del calendar.events[event["id"]]
+        self._forget(calendar, event["id"])
         return Response(202, b"")
+
+    # --- calendarView/delta ---
+
+    def calendar_view_delta(self, request: Request, calendar_id: Optional[str]) -> Response:
+        mailbox = self._mailbox(request)
+        calendar = self._calendar(mailbox, calendar_id)
+        q = request.query
+        match = re.search(r"odata\.maxpagesize=(\d+)", request.headers.get("prefer", ""))
+        size = max(1, int(match.group(1))) if match else VIEW_PAGE
+        token = q.get("$skiptoken") or q.get("$deltatoken")
+        if token:
+            state = self.delta_states.get(token)
+            if state is None or state["expired"] or state["calendar"] != calendar.id:
+                return graph_error(410, "SyncStateNotFound",
+                                   "The sync state generation is not found. Please perform a full synchronization.")
+            if q.get("$skiptoken"):
+                return self._delta_page(request, mailbox, calendar, state, size)
+            since, start, end = state["since"], state["start"], state["end"]
+        else:
+            if not q.get("startDateTime") or not q.get("endDateTime"):
+                return graph_error(400, "ErrorInvalidParameter",
+                                   "This request requires a time window specified by the query string parameters StartDateTime and EndDateTime.")
+            since, start, end = 0, parse_query_time(q["startDateTime"]), parse_query_time(q["endDateTime"])
+        now = next(self.changes)  # changes numbered after this come in the next round
+        items: list[dict] = []
+        for event in sorted(calendar.events.values(), key=lambda e: e.get("_change", 0)):
+            if event.get("_change", 0) <= since:
+                continue
+            inside = parse_graph_time(event["start"]) < end and parse_graph_time(event["end"]) > start
+            if inside:
+                items.append({"event": event["id"]})
+            elif since:  # moved out of the window since the last round
+                items.append({"removed": event["id"]})
+        if since:
+            items.extend({"removed": event_id} for number, event_id in calendar.removed if number > since)
+        state = {"calendar": calendar.id, "items": items, "offset": 0, "since": now, "start": start, "end": end,
+                 "expired": False}
+        return self._delta_page(request, mailbox, calendar, state, size)
+
+    def _delta_page(self, request: Request, mailbox: Mailbox, calendar: Calendar, state: dict, size: int) -> Response:
+        zone = self._zone(request)
+        chunk = state["items"][state["offset"]:state["offset"] + size]
+        value = []
+        for item in chunk:
+            event = calendar.events.get(item.get("event") or "")
+            if event is None:  # deleted since the round began
+                value.append({"@odata.type": "#microsoft.graph.event", "id": item.get("event") or item["removed"],
+                              "@removed": {"reason": "deleted"}})
+            elif "removed" in item:
+                value.append({"@odata.type": "#microsoft.graph.event", "id": item["removed"], "@removed": {"reason": "deleted"}})
+            else:
+                value.append({"@odata.type": "#microsoft.graph.event", **self._public(event, zone)})
+        base = f"{self.graph_url}/me/calendars/{calendar.id}/calendarView/delta"
+        body: dict[str, Any] = {"@odata.context": f"{self.graph_url}/$metadata#Collection(event)", "value": value}
+        token = secrets.token_urlsafe(24)
+        following = dict(state, offset=state["offset"] + size)
+        if following["offset"] < len(state["items"]):
+            self.delta_states[token] = following
+            body["@odata.nextLink"] = base + "?" + urlencode({"$skiptoken": token}, safe="$")
+        else:
+            self.delta_states[token] = {**state, "items": [], "offset": 0}
+            body["@odata.deltaLink"] = base + "?" + urlencode({"$deltatoken": token}, safe="$")
+        return Response(200, body)
+
+    # --- subscriptions (change notifications) ---
+
+    SUBSCRIPTION_MAX = timedelta(minutes=4230)  # Outlook event resources
+
+    def _validate_url(self, url: str) -> bool:
+        """Graph's handshake: POST url?validationToken=...; 200 text/plain with the token
+        within 10 seconds, or the subscription is refused."""
+        import requests
+
+        token = "Validation: Testing client application reachability for subscription Request-Id: " + str(uuid.uuid4())
+        session = requests.Session()
+        session.trust_env = False
+        record = {"url": url, "token": token, "status": None, "answer": None}
+        self.validations.append(record)
+        try:
+            answer = session.post(url, params={"validationToken": token}, headers={"Content-Type": "text/plain"}, timeout=10)
+        except requests.RequestException as error:
+            record["answer"] = str(error)
+            return False
+        record["status"], record["answer"] = answer.status_code, answer.text
+        return (answer.status_code == 200 and answer.text == token
+                and answer.headers.get("Content-Type", "").startswith("text/plain"))
+
+    def _expiry(self, value: Optional[str]) -> datetime:
+        if not value:
+            raise HTTPFault(graph_error(400, "InvalidRequest", "expirationDateTime is required."))
+        when = parse_query_time(value)
+        now = datetime.now(timezone.utc)
+        if when <= now or when > now + self.SUBSCRIPTION_MAX:
+            raise HTTPFault(graph_error(400, "InvalidRequest",
+                                        "Subscription expiration can only be 4230 minutes in the future."))
+        return when
+
+    def _subscription_public(self, sub: dict) -> dict:
+        return {k: v for k, v in sub.items() if k not in ("mailbox", "deleted")}
+
+    def subscription_create(self, request: Request) -> Response:
+        mailbox = self._mailbox(request)
+        body = request.json()
+        for name in ("changeType", "notificationUrl", "resource", "expirationDateTime"):
+            if not body.get(name):
+                return graph_error(400, "InvalidRequest", f"{name} is required.")
+        if len(body.get("clientState") or "") > 128:
+            return graph_error(400, "InvalidRequest", "clientState is longer than 128 characters.")
+        expires = self._expiry(body["expirationDateTime"])
+        for url in dict.fromkeys(filter(None, (body["notificationUrl"], body.get("lifecycleNotificationUrl")))):
+            if not self._validate_url(url):
+                return graph_error(400, "ValidationError", "Subscription validation request failed. Notification "
+                                   "endpoint must respond with 200 OK to validation request.")
+        sub = {"@odata.context": f"{self.graph_url}/$metadata#subscriptions/$entity", "id": str(uuid.uuid4()),
+               "resource": body["resource"], "changeType": body["changeType"], "clientState": body.get("clientState"),
+               "notificationUrl": body["notificationUrl"], "lifecycleNotificationUrl": body.get("lifecycleNotificationUrl"),
+               "expirationDateTime": expires.strftime("%Y-%m-%dT%H:%M:%S.0000000Z"), "mailbox": mailbox.email,
+               "deleted": False}
+        self.subscriptions[sub["id"]] = sub
+        return Response(201, self._subscription_public(sub))
+
+    def subscription_patch(self, request: Request, subscription_id: str) -> Response:
+        mailbox = self._mailbox(request)
+        sub = self.subscriptions.get(unquote(subscription_id))
+        if sub is None or sub["deleted"] or sub["mailbox"] != mailbox.email:
+            return item_not_found()
+        expires = self._expiry(request.json().get("expirationDateTime"))
+        sub["expirationDateTime"] = expires.strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
+        return Response(200, self._subscription_public(sub))
+
+    def subscription_delete(self, request: Request, subscription_id: str) -> Response:
+        mailbox = self._mailbox(request)
+        sub = self.subscriptions.get(unquote(subscription_id))
+        if sub is None or sub["deleted"] or sub["mailbox"] != mailbox.email:
+            return item_not_found()
+        sub["deleted"] = True
+        return Response(204, b"")
+
+    def live_subscriptions(self) -> list[dict]:
+        return [s for s in self.subscriptions.values() if not s["deleted"]]
+
+    def notify(self, subscription_id: str, *, lifecycle_event: Optional[str] = None, client_state: Optional[str] = None):
+        """What Graph POSTs: a change notification, or a lifecycle one (to
+        lifecycleNotificationUrl) when lifecycle_event is given."""
+        import requests
+
+        sub = self.subscriptions[subscription_id]
+        item = {"subscriptionId": sub["id"], "subscriptionExpirationDateTime": sub["expirationDateTime"],
+                "clientState": sub["clientState"] if client_state is None else client_state,
+                "tenantId": TENANT_ID}
+        if lifecycle_event:
+            item["lifecycleEvent"] = lifecycle_event
+            url = sub.get("lifecycleNotificationUrl") or sub["notificationUrl"]
+        else:
+            item.update(changeType="updated", resource=sub["resource"], resourceData={"@odata.type": "#Microsoft.Graph.Event"})
+            url = sub["notificationUrl"]
+        session = requests.Session()
+        session.trust_env = False
+        return session.post(url, json={"value": [item]}, timeout=10)

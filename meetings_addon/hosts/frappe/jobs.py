@@ -193,3 +193,11 @@ def poll_calendar_sync() -> int:
     from ...sync.jobs import poll
 
     return poll(services())
+
+
+def ensure_sync_channels() -> int:
+    """Open or renew the calendars' push channels (Frappe's scheduler, hourly)."""
+    from ..frappe.services import services
+    from ...sync.channels import ensure_channels
+
+    return len(ensure_channels(services()))

@@ -96,11 +96,15 @@ def _serve(services, host: str, port: int, guest_rate_limit: Optional[int], thre
     print(f"Jobs run {jobs}; guest rate limit {limit or 'off'}{' a minute per address' if limit else ''}.")
     print(f"Serving on {url} (Ctrl+C to stop)", flush=True)
     signal.signal(signal.SIGTERM, _interrupt)  # stop as on Ctrl+C: close, then finish queued jobs
+    from .scheduler import SyncScheduler  # calendar sync poll + push channels (hourly)
+
+    scheduler = SyncScheduler(services).start()
     try:
         server.run()
     except KeyboardInterrupt:
         pass
     finally:
+        scheduler.stop()
         server.close()
         _drain(services, 10)  # let queued calendar writes finish
     return 0
@@ -256,10 +260,14 @@ def cmd_secret_key(args) -> int:
 
 
 def cmd_sync(args) -> int:
-    """One pass of calendar sync: every connected calendar that is due, in this process."""
+    """One pass of calendar sync: every connected calendar that is due, in this process;
+    push channels opened or renewed where needed (for cron, without `meetings serve`)."""
+    from ...sync.channels import ensure_channels
     from ...sync.jobs import sync_all
 
     services = _services(args)
+    for connection, calendar_id, action in ensure_channels(services):
+        print(f"{calendar_id}: push channel {action}")
     results = sync_all(services)
     for result in results:
         c = result.counts
