@@ -28,6 +28,7 @@ from ..scheduling import (
     load_zone,
     visitor_range,
 )
+from ..notifications.webhooks import queue_webhooks
 from . import inputs, slot_cache, timeline
 from .availability import bookings_by_host, booking_rows, link_hosts, schedules
 
@@ -353,6 +354,7 @@ def _after_change(services: Services, booking: Mapping[str, Any], change: str, m
             booking=booking["name"],
         )
     queue_emails(services, booking, change, manage_url)
+    queue_webhooks(services, booking, change)
 
 
 def queue_emails(services: Services, booking: Mapping[str, Any], change: str, manage_url: Optional[str] = None) -> None:

@@ -75,6 +75,17 @@ STRINGS: dict[str, dict[str, str]] = {
         "Open the booking": "Ouvrir la réservation",
         "Yes": "Oui",
         "No": "Non",
+        "Reminder: {0}": "Rappel : {0}",
+        "Your meeting is {0}": "Votre rendez-vous a lieu {0}",
+        "in 1 day": "dans 1 jour",
+        "in {0} days": "dans {0} jours",
+        "in 1 hour": "dans 1 heure",
+        "in {0} hours": "dans {0} heures",
+        "in 1 minute": "dans 1 minute",
+        "in {0} minutes": "dans {0} minutes",
+        "To reschedule or cancel, use the link in your confirmation email.":
+            "Pour changer l’horaire ou annuler, utilisez le lien de votre e-mail de confirmation.",
+        "Open the booking page": "Ouvrir la page de réservation",
     },
     "pt": {
         "Confirmed: {0}": "Confirmado: {0}",
@@ -121,6 +132,17 @@ STRINGS: dict[str, dict[str, str]] = {
         "Open the booking": "Abrir a marcação",
         "Yes": "Sim",
         "No": "Não",
+        "Reminder: {0}": "Lembrete: {0}",
+        "Your meeting is {0}": "A sua reunião é {0}",
+        "in 1 day": "daqui a 1 dia",
+        "in {0} days": "daqui a {0} dias",
+        "in 1 hour": "daqui a 1 hora",
+        "in {0} hours": "daqui a {0} horas",
+        "in 1 minute": "daqui a 1 minuto",
+        "in {0} minutes": "daqui a {0} minutos",
+        "To reschedule or cancel, use the link in your confirmation email.":
+            "Para reagendar ou cancelar, use a ligação do seu e-mail de confirmação.",
+        "Open the booking page": "Abrir a página de marcação",
     },
 }
 

@@ -195,6 +195,14 @@ def poll_calendar_sync() -> int:
     return poll(services())
 
 
+def send_due_reminders() -> int:
+    """Send the reminder emails that are due (Frappe's scheduler, every minute)."""
+    from ..frappe.services import services
+    from ...notifications.reminders import send_due_reminders as send
+
+    return send(services())
+
+
 def ensure_sync_channels() -> int:
     """Open or renew the calendars' push channels (Frappe's scheduler, hourly)."""
     from ..frappe.services import services

@@ -277,6 +277,17 @@ def cmd_sync(args) -> int:
     return 0
 
 
+def cmd_reminders(args) -> int:
+    """Send the reminder emails that are due, once (for cron, without `meetings serve`)."""
+    from ...notifications.reminders import send_due_reminders
+
+    services = _services(args)
+    sent = send_due_reminders(services)
+    _drain(services, 10)
+    print(f"{sent} reminder(s) sent")
+    return 0
+
+
 def cmd_worker(args) -> int:
     url = os.environ.get("REDIS_URL") or args.redis_url
     if not url:
@@ -381,6 +392,9 @@ def build_parser() -> Parser:
 
     p = commands.add_parser("sync", parents=[common], help="sync the connected calendars that are due, once")
     p.set_defaults(func=cmd_sync)
+
+    p = commands.add_parser("reminders", parents=[common], help="send the reminder emails that are due, once")
+    p.set_defaults(func=cmd_reminders)
 
     p = commands.add_parser("worker", parents=[common], help="run jobs from Redis (REDIS_URL), queue 'meetings'")
     p.add_argument("--redis-url", default=None, help=argparse.SUPPRESS)

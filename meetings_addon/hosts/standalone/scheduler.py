@@ -1,9 +1,10 @@
 """The standalone host's scheduler: a daemon thread `meetings serve` starts.
 
 Every Meetings Settings.sync_interval minutes it queues the due calendar syncs
-(sync.jobs.poll, the fallback to push); every hour it opens or renews the push channels
+(sync.jobs.poll, the fallback to push); every minute it sends the reminder emails that
+are due (notifications.reminders.send_due_reminders); every hour it opens or renews the push channels
 (sync.channels.ensure_channels). Without `meetings serve` (or with RQ workers elsewhere),
-run `meetings sync` from cron instead. `stop()` ends it (serve does on exit).
+run `meetings sync` and `meetings reminders` from cron instead. `stop()` ends it (serve does on exit).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ log = logging.getLogger(__name__)
 
 CHANNELS_EVERY = 3600.0  # seconds
 TICK = 30.0  # how often the thread wakes to see what is due
+REMINDERS_EVERY = 60.0  # seconds
 
 
 class SyncScheduler:
@@ -28,6 +30,7 @@ class SyncScheduler:
         self._thread: Optional[threading.Thread] = None
         self.last_poll = 0.0
         self.last_channels = 0.0
+        self.last_reminders = 0.0
 
     def start(self) -> "SyncScheduler":
         self._thread = threading.Thread(target=self._run, name="meetings-sync-scheduler", daemon=True)
@@ -53,6 +56,14 @@ class SyncScheduler:
         if every > 0 and (not self.last_poll or now - self.last_poll >= every):
             self.last_poll = now
             poll(self.services)
+        if not self.last_reminders or now - self.last_reminders >= REMINDERS_EVERY:
+            self.last_reminders = now
+            try:
+                from ...notifications.reminders import send_due_reminders
+
+                send_due_reminders(self.services)
+            except Exception:  # noqa: BLE001 - the sync below still runs; the next tick retries
+                log.warning("reminder emails failed", exc_info=True)
         if not self.last_channels or now - self.last_channels >= self.channels_every:
             self.last_channels = now
             ensure_channels(self.services)

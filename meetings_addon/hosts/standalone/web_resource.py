@@ -29,6 +29,7 @@ from email_validator import EmailNotValidError, validate_email
 from ...booking import service
 from ...errors import InvalidInput, InvalidRule, MeetingsError, NotFound
 from ...links import validate_link_rules
+from ...notifications.reminders import validate_reminders
 from ...ports import Services
 from ...scheduling.wallclock import parse_clock
 from .auth import is_admin
@@ -39,6 +40,7 @@ LINK = "Meeting Link"
 BOOKING = "Booking"
 CONNECTION = "Calendar Connection"
 LOCAL_EVENT = "Local Calendar Event"
+WEBHOOK = "Meetings Webhook"
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_SLUG = 100
 MAX_ROWS = 200  # rows in one child table
@@ -64,6 +66,7 @@ class Resource:
     create: bool = True
     update: bool = True
     delete: bool = True
+    admin_only: bool = False  # Frappe's System Manager-only doctypes
 
 
 RESOURCES = {
@@ -73,6 +76,8 @@ RESOURCES = {
     BOOKING: Resource("host", update=False, delete=False),
     CONNECTION: Resource("user"),
     LOCAL_EVENT: Resource("user", create=False, update=False, delete=False),
+    # A webhook receives every booking's data: the Administrator's alone (System Manager in Frappe).
+    WEBHOOK: Resource("owner", admin_only=True),
 }
 HIDDEN = {BOOKING: {"manage_token"}}
 
@@ -80,15 +85,15 @@ HIDDEN = {BOOKING: {"manage_token"}}
 # --- entry points (web.py calls these) ----------------------------------------------------
 
 
-def resource(services: Services, doctype: str) -> tuple[Meta, Resource]:
+def resource(services: Services, doctype: str, user: Optional[str] = None) -> tuple[Meta, Resource]:
     meta = services.store.meta(doctype)  # NotFound for an unknown doctype (404)
-    if doctype not in RESOURCES:
+    if doctype not in RESOURCES or (RESOURCES[doctype].admin_only and not is_admin(user)):
         raise PermissionDenied(f"Not permitted: {doctype} is not available through this API")
     return meta, RESOURCES[doctype]
 
 
 def list_docs(services: Services, user: str, doctype: str, args: Mapping[str, Any]) -> list[dict]:
-    meta, spec = resource(services, doctype)
+    meta, spec = resource(services, doctype, user)
     visible = _visible_columns(services, meta)
     fields = _fields_arg(args.get("fields"), visible)
     filters = _filters_arg(args.get("filters"), doctype, visible)
@@ -109,12 +114,12 @@ def list_docs(services: Services, user: str, doctype: str, args: Mapping[str, An
 
 
 def get_doc(services: Services, user: str, doctype: str, name: str) -> dict:
-    meta, spec = resource(services, doctype)
+    meta, spec = resource(services, doctype, user)
     return _public(services, meta, _readable(services, user, doctype, spec, name))
 
 
 def create_doc(services: Services, user: str, doctype: str, body: Mapping[str, Any]) -> dict:
-    meta, spec = resource(services, doctype)
+    meta, spec = resource(services, doctype, user)
     if not spec.create:
         raise PermissionDenied(f"Not permitted: {doctype} is read-only here")
     body = _body(body)
@@ -127,6 +132,8 @@ def create_doc(services: Services, user: str, doctype: str, body: Mapping[str, A
         raise PermissionDenied(f"Not permitted: {spec.owner_field} must be yourself ({user})")
     if doctype == LINK:
         _check_link(services, values, None)
+    if doctype == WEBHOOK:
+        _check_webhook(values)
     _check_mandatory(services, meta, values)
     values["owner"] = user
     with services.store.atomic():
@@ -137,7 +144,7 @@ def create_doc(services: Services, user: str, doctype: str, body: Mapping[str, A
 
 
 def update_doc(services: Services, user: str, doctype: str, name: str, body: Mapping[str, Any]) -> dict:
-    meta, spec = resource(services, doctype)
+    meta, spec = resource(services, doctype, user)
     current = _readable(services, user, doctype, spec, name)
     if not spec.update:
         raise PermissionDenied(f"Not permitted: {doctype} cannot be changed through this API")
@@ -152,6 +159,8 @@ def update_doc(services: Services, user: str, doctype: str, name: str, body: Map
         raise PermissionDenied(f"Not permitted: {spec.owner_field} must stay yourself ({user})")
     if doctype == LINK:
         _check_link(services, merged, current)
+    if doctype == WEBHOOK:
+        _check_webhook(values)
     _check_mandatory(services, meta, merged)
     with services.store.atomic():
         services.store.update(doctype, name, values)
@@ -161,7 +170,7 @@ def update_doc(services: Services, user: str, doctype: str, name: str, body: Map
 
 
 def delete_doc(services: Services, user: str, doctype: str, name: str) -> None:
-    meta, spec = resource(services, doctype)
+    meta, spec = resource(services, doctype, user)
     _readable(services, user, doctype, spec, name)
     if not spec.delete:
         raise PermissionDenied(f"Not permitted: {doctype} cannot be deleted through this API")
@@ -175,6 +184,17 @@ def delete_doc(services: Services, user: str, doctype: str, name: str) -> None:
         services.store.delete(doctype, name)
         for fieldname in meta.passwords():
             _set_secret(services, doctype, name, fieldname, None)
+
+
+def _check_webhook(values: dict) -> None:
+    """What the Meetings Webhook controller checks in Frappe: an http(s) URL."""
+    from ...notifications.webhooks import check_url
+
+    if "url" in values:
+        try:
+            values["url"] = check_url(values["url"])
+        except ValueError as error:
+            raise InvalidInput("url", str(error)) from None
 
 
 def _set_secret(services: Services, doctype: str, name: str, fieldname: str, value: Optional[str]) -> None:
@@ -466,6 +486,7 @@ def _check_link(services: Services, doc: dict, current: Optional[Mapping[str, An
     if not doc.get("timezone") and doc.get("host"):
         doc["timezone"] = services.store.get_value("User", {"name": doc["host"]}, "time_zone") or "UTC"
     validate_link_rules(doc)
+    validate_reminders(doc)
     if current is None and services.store.get_value(LINK, {"name": slug}, "name"):
         from ...errors import DuplicateEntry
 
