@@ -15,21 +15,12 @@ from meetings_addon.sync.service import sync_calendar
 from tests.calendars.caldav_servers import (  # noqa: F401 - fixtures
     add_link, add_user, ics_event, next_monday, radicale, secret_key, site, visitor, xandikos,
 )
+from tests.sync.support import add_contact, calendar_bookings, soon
 
 UTC = timezone.utc
 HOST = "hana@team.example"
 GUEST = "gia@client.example"
 CONNECTION = "Calendar Connection"
-
-
-def add_contact(services, email, first="Gia"):
-    return services.store.insert("Contact", {"first_name": first, "email_id": email,
-                                             "email_ids": [{"email_id": email, "is_primary": 1}]})["name"]
-
-
-def soon(hours=48):
-    base = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=hours)
-    return base, base + timedelta(minutes=30)
 
 
 def created_now() -> str:
@@ -43,10 +34,6 @@ def meeting(uid, start, end, attendees=(GUEST,), summary=None, extra=""):
         lines.append(extra)
     ics = ics_event(uid, start, end, extra="\n".join(lines))
     return ics.replace(f"SUMMARY:{uid}", f"SUMMARY:{summary}") if summary else ics
-
-
-def calendar_bookings(services):
-    return services.store.list("Booking", {"source": "Calendar"}, fields=("*",), order_by="creation asc")
 
 
 class Everything(set):

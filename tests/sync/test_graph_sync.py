@@ -14,6 +14,7 @@ from meetings_addon.booking.jobs import sync_calendar_event
 from meetings_addon.calendars.microsoft import remote_event
 from meetings_addon.connections import microsoft_oauth
 from meetings_addon.sync.service import sync_calendar
+from tests.sync.support import add_contact, calendar_bookings, soon
 
 HOST = "host@team.example"
 GUEST = "gia@client.example"
@@ -25,20 +26,6 @@ def connect(services, microsoft, kit):
     kit.add_host(services)
     url = microsoft_oauth.start(services, HOST)
     return microsoft_oauth.callback(services, kit.consent(url, os.environ["MEETINGS_CA_BUNDLE"]))
-
-
-def add_contact(services, email, first="Gia"):
-    return services.store.insert("Contact", {"first_name": first, "email_id": email,
-                                             "email_ids": [{"email_id": email, "is_primary": 1}]})["name"]
-
-
-def soon(hours=48):
-    base = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) + timedelta(hours=hours)
-    return base, base + timedelta(minutes=30)
-
-
-def calendar_bookings(services):
-    return services.store.list("Booking", {"source": "Calendar"}, fields=("*",), order_by="creation asc")
 
 
 @pytest.fixture
