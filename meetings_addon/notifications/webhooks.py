@@ -1,5 +1,5 @@
 """Outgoing webhooks: a signed JSON POST per "Meetings Webhook" when a booking is booked,
-rescheduled or cancelled (docs/WEBHOOKS.md, which extends CONTRACT.md).
+rescheduled or cancelled (CONTRACT.md, "Outgoing webhooks").
 
 booking.service._after_change calls queue_webhooks() inside the booking's transaction;
 each delivery is a job queued after the commit (job id per webhook, booking, change and

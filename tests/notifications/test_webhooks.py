@@ -1,4 +1,4 @@
-"""Outgoing webhooks (notifications/webhooks.py, docs/WEBHOOKS.md): a real HTTP receiver on
+"""Outgoing webhooks (notifications/webhooks.py, CONTRACT.md): a real HTTP receiver on
 127.0.0.1 records what the standalone host POSTs after each booking change."""
 
 from __future__ import annotations
