@@ -2,7 +2,8 @@
 
 GET preview_reminder(link, language) -> {"subject": ..., "html": ...}: for users who may
 read the link (Frappe's permission check), with a sample invitee, in `language` (else
-the link's). The standalone host does not serve it yet.
+the link's). The standalone host serves the same path for the link's owner
+(hosts/standalone/web.py).
 """
 
 from __future__ import annotations

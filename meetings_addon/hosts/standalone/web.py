@@ -48,11 +48,12 @@ from ...errors import DuplicateEntry, InvalidInput, InvalidRule, MeetingsError, 
 from ...ports import Services
 from . import web_resource
 from .auth import AuthenticationError, authenticate
-from .web_resource import PermissionDenied, format_value
+from .web_resource import PermissionDenied, format_value, is_admin
 
 log = logging.getLogger("meetings_addon.web")
 
 BOOKING_API = "meetings_addon.api.booking."
+REMINDER_PREVIEW = "meetings_addon.api.reminders.preview_reminder"
 SYNC_PUSH = ("meetings_addon.api.sync.google_push", "meetings_addon.api.sync.graph_push")
 MAX_BODY = 1024 * 1024  # a booking is a few hundred bytes; a link with every table a few KB
 TEMPLATES = booking_page.TEMPLATE_DIR
@@ -336,6 +337,8 @@ class MeetingsApp:
             return json_response({"message": self._user(request)})
         if method in ACCOUNT_METHODS:
             return self._account_method(request, method)
+        if method == REMINDER_PREVIEW:
+            return self._reminder_preview(request)
         if method in SYNC_PUSH:
             return self._push(request, method)
         if not method.startswith(BOOKING_API) or method[len(BOOKING_API):] not in BOOKING_METHODS:
@@ -369,6 +372,22 @@ class MeetingsApp:
         if request.method not in allowed:
             raise PermissionDenied(f"Not permitted: use {' or '.join(allowed)} for {method}")
         return json_response({"message": use_case(self.services, user, self._payload(request))})
+
+    def _reminder_preview(self, request: Request) -> Response:
+        """The reminder email a link sends (notifications/reminders.py), for its owner or the
+        Administrator, as Frappe's api/reminders.preview_reminder answers."""
+        from ...notifications import reminders
+
+        user = self._user(request)
+        payload = self._payload(request)
+        name = payload.get("link")
+        link = self.services.store.get("Meeting Link", name) if isinstance(name, str) and name else None
+        if link is None:
+            raise NotFound(f"Meeting Link {name!r} not found")
+        if not is_admin(user) and link.get("host") != user:
+            raise PermissionDenied(f"Not permitted: Meeting Link {name} is not yours")
+        subject, html = reminders.preview_reminder(self.services, name, payload.get("language") or None)
+        return json_response({"message": {"subject": subject, "html": html}})
 
     def _push(self, request: Request, method: str) -> Response:
         """Provider push notifications (sync/push.py): the channel secret authenticates."""
