@@ -38,3 +38,30 @@ def rules_from_link(link: Mapping[str, Any]) -> Rules:
 def validate_link_rules(link: Mapping[str, Any]) -> None:
     """Raise InvalidRule naming the Meeting Link field that is wrong."""
     compile_rules(rules_from_link(link))
+
+
+def validate_hosts(link: Mapping[str, Any]) -> None:
+    """The hosts table of a team link: no host twice, no negative weight, and a Round
+    Robin link with hosts needs one of positive weight (weight 0 = only when no one else
+    is free). Raises InvalidRule naming `hosts`."""
+    from .errors import InvalidRule
+
+    seen: set[str] = set()
+    weights = []
+    for idx, row in enumerate(_rows(link, "hosts"), start=1):
+        user = row.get("user")
+        if user in seen:
+            raise InvalidRule("hosts", f"row {idx}: {user} is listed twice")
+        seen.add(user)
+        weight = row.get("weight")
+        if weight in (None, ""):
+            weight = 1
+        try:
+            weight = int(weight)
+        except (TypeError, ValueError):
+            raise InvalidRule("hosts", f"row {idx}: weight must be a whole number") from None
+        if weight < 0:
+            raise InvalidRule("hosts", f"row {idx}: weight must be 0 or more")
+        weights.append(weight)
+    if link.get("meeting_type") == "Round Robin" and weights and not any(weights):
+        raise InvalidRule("hosts", "at least one host needs a weight above 0 (weight 0 hosts only take meetings no one else is free for)")

@@ -19,6 +19,13 @@ marked lasting failures on the connection, see connections/health.py) puts the l
 request mode for that view; an adapter may attach `busy` (what the other calendars
 answered) to the error. A connection marked Error whose calendars answer again is
 marked working at once (health.mark_reachable).
+
+Round robin departs from that: a host with a calendar that cannot be read is busy for
+the whole range (never offered, never assigned: their real free/busy is unknown), and
+the link stays bookable through the other hosts; only when no host can be read does it
+go to request mode. A group needs every host, so one unreachable host means request
+mode. For team links the link's owner is told once per failure
+(connections/notify.alert_link_owner).
 """
 
 from __future__ import annotations
@@ -28,12 +35,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping, Optional, Sequence
 
-from ..connections import health
+from ..connections import health, notify
 from ..connections.registry import user_calendars
 from ..errors import CalendarUnavailable, MeetingsError
 from ..links import rules_from_link
 from ..ports import Services
-from ..scheduling import ExistingBooking, HostSchedule, booking_window, compile_rules
+from ..scheduling import GROUP, ONE_ON_ONE, ROUND_ROBIN, ExistingBooking, HostSchedule, booking_window, compile_rules
 from . import slot_cache
 
 # Existing bookings carry buffers of up to a day; fetch that much around the range.
@@ -47,10 +54,16 @@ HORIZON = timedelta(days=42)  # a page-view miss reads at least this far: a mont
 class Schedules:
     hosts: list[HostSchedule]
     failing: list[str] = field(default_factory=list)  # calendars that could not be read
+    unreachable: list[str] = field(default_factory=list)  # hosts with a calendar that could not be read
+    meeting_type: str = ONE_ON_ONE
 
     @property
     def mode(self) -> str:
-        return "request" if self.failing else "book"
+        if not self.failing:
+            return "book"
+        if self.meeting_type == ROUND_ROBIN and len(self.unreachable) < len(self.hosts):
+            return "book"  # the hosts that can be read take the meetings
+        return "request"
 
 
 def link_hosts(link: Mapping[str, Any]) -> list[str]:
@@ -115,7 +128,9 @@ def schedules(
     bookings = bookings_by_host(rows, users, link.get("name"), exclude)
     moving = [row for row in rows if row["name"] == exclude]
     low, high, reach = _busy_range(services, link, start, end)
-    result = Schedules(hosts=[])
+    kind = link.get("meeting_type") or ONE_ON_ONE
+    result = Schedules(hosts=[], meeting_type=kind)
+    failing_hosts: list[str] = []
     for user in users:
         calendars = user_calendars(services, user)
         busy: list[tuple[datetime, datetime]] = []
@@ -138,10 +153,22 @@ def schedules(
         if healed:  # what is still failing, now that a connection answered again
             failing = [f for f in user_calendars(services, user).failing] + [f for f in failing if f not in calendars.failing]
         result.failing.extend(failing)
+        if failing:
+            failing_hosts.append(user)
         for row in moving:
             if user in [row.get("host")] + (row.get("other_hosts") or "").splitlines():
                 busy = _without(busy, row["start"], row["end"])
         result.hosts.append(HostSchedule(user, busy=busy, bookings=bookings[user]))
+    result.unreachable = failing_hosts
+    if kind == ROUND_ROBIN and failing_hosts and len(failing_hosts) < len(result.hosts):
+        # Unknown free/busy is busy: never assign a host we cannot read (a double booking
+        # would only show later, in their calendar).
+        whole = [(start - PAD, end + PAD)]
+        result.hosts = [
+            HostSchedule(h.host, busy=whole, bookings=h.bookings) if h.host in failing_hosts else h for h in result.hosts
+        ]
+    if failing_hosts and kind in (ROUND_ROBIN, GROUP):
+        notify.alert_link_owner(services, link, failing_hosts)
     return result
 
 

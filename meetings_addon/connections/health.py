@@ -41,6 +41,8 @@ def mark_failing(services: Services, connection: Mapping[str, Any], error: str, 
         if changed or doc.get("error") != message:
             services.store.update(CONNECTION, name, {"status": "Error", "error": message})
     if changed:
+        if not doc.get("failing_since"):  # a new failure: team links' owners are told again
+            services.store.update(CONNECTION, name, {"failing_since": services.clock.now()})
         slot_cache.invalidate(services)
     return changed
 
@@ -54,7 +56,7 @@ def mark_ok(services: Services, connection: Mapping[str, Any]) -> None:
     doc = services.store.get(CONNECTION, name) or {}
     calendars = [dict(row, status="OK", error=None) for row in doc.get("calendars") or []]
     services.store.update(
-        CONNECTION, name, {"status": "Connected", "error": None, "failure_notified_on": None, "calendars": calendars}
+        CONNECTION, name, {"status": "Connected", "error": None, "failure_notified_on": None, "failing_since": None, "calendars": calendars}
     )
     slot_cache.invalidate(services)
 
@@ -71,5 +73,6 @@ def mark_reachable(services: Services, connection: Mapping[str, Any]) -> None:
     values: dict[str, Any] = {"status": "Connected", "error": None}
     if not any(row.get("status") == "Failing" for row in doc.get("calendars") or []):
         values["failure_notified_on"] = None
+        values["failing_since"] = None
     services.store.update(CONNECTION, name, values)
     slot_cache.invalidate(services)

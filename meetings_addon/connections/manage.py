@@ -29,6 +29,7 @@ import json
 import logging
 from typing import Any, Callable, Mapping, Optional
 
+from .. import domains
 from ..booking import slot_cache
 from ..errors import CalendarUnavailable, InvalidInput, MeetingsError, NotFound
 from ..ports import Doc, Services
@@ -172,6 +173,7 @@ def add_caldav(services: Services, user: str, payload: Mapping[str, Any]) -> Doc
         "error": None,
         "connected_on": now,
         "failure_notified_on": None,
+        "failing_since": None,
     }
     with services.store.atomic():
         if existing:
@@ -306,6 +308,7 @@ def remove_calendar(services: Services, user: str, payload: Mapping[str, Any]) -
     values: dict[str, Any] = {"calendars": rows}
     if doc.get("status") != "Error" and not any(r.get("status") == "Failing" and r.get("check_availability") for r in rows):
         values["failure_notified_on"] = None  # the failure is over
+        values["failing_since"] = None
     with services.store.atomic():
         services.store.update(CONNECTION, doc["name"], values)
         slot_cache.invalidate(services)  # booking comes back at once
@@ -410,7 +413,7 @@ def list_links(services: Services, user: str) -> list[Doc]:
             "published": int(bool(link.get("published"))),
             "meeting_type": link.get("meeting_type") or "One-on-one",
             "host": link.get("host"),
-            "url": f"{services.site_url.rstrip('/')}/meetings/{link['name']}",
+            "url": domains.page_url(services, link),
             "mode": "request" if problems else "book",
             "failing_calendars": problems,
             "alert": _alert(problems),

@@ -193,3 +193,119 @@ def _settings_url(services: Services, connection: Optional[str]) -> str:
 def public_problem(problem: Mapping[str, Any]) -> Doc:
     """A failing calendar as the APIs show it."""
     return {key: problem.get(key) for key in ("connection", "provider", "account", "calendar_id", "calendar_name", "error")}
+
+
+# --- a team link's owner: a host whose calendar cannot be read --------------------------------
+
+OWNER_ALERT_JOB = "meetings_addon.connections.notify.send_owner_alert"
+OWNER_ALERT_TTL = 3600  # seconds page views trust that this failure's alert went out
+EMAIL_LOG = "Meetings Email Log"
+
+
+def owner_alert_key(link: str, connection: Mapping[str, Any]) -> str:
+    """One alert per (link, connection, failure): `failing_since` starts a failure and is
+    cleared on repair (health.py), so a later failure has a new key."""
+    import hashlib
+
+    since = connection.get("failing_since")
+    stamp = since.isoformat() if isinstance(since, datetime) else str(since or "")
+    raw = f"owner-alert|{link}|{connection.get('name')}|{stamp}"
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def alert_link_owner(services: Services, link: Mapping[str, Any], hosts: list[str]) -> None:
+    """Called when a team link's hosts include some whose calendars cannot be read: queue
+    one email to the link's owner per failing connection and failure. Page views call it
+    on every view: the job id keeps one job queued at a time, the job marks the cache
+    once the email is out so later views queue nothing, and the sent-log makes the email
+    go out once whatever the cache holds. (On Frappe a job queued during a GET goes out
+    when the request commits, i.e. with the view that marks the failure, or a booking.)"""
+    if not link.get("name") or not link.get("host") or services.mailer is None:
+        return
+    store, cache = services.store, services.cache
+    for user in dict.fromkeys(hosts):
+        for row in store.list(CONNECTION, {"user": user, "status": ["!=", "Disconnected"]}, fields=("name",)):
+            connection = store.get(CONNECTION, row["name"]) or {}
+            if not _problems(connection):
+                continue  # not marked (a timeout on this view): nothing lasting to report
+            key = owner_alert_key(link["name"], connection)
+            flag = f"meetings:owner-alert:{key}"
+            if cache is not None and cache.get(flag):
+                continue
+            services.jobs.enqueue(OWNER_ALERT_JOB, job_id=f"owner-alert:{key}", link=link["name"], connection=connection["name"])
+
+
+def send_owner_alert(services: Services, link: str, connection: str) -> bool:
+    """The job: email the link's owner that a host's calendar is disconnected, unless the
+    sent-log has this failure's alert already. True when sent by this run."""
+    store = services.store
+    doc = store.get(LINK, link)
+    conn = store.get(CONNECTION, connection)
+    if services.mailer is None or not doc or not conn or conn.get("status") == "Disconnected":
+        return False
+    problems = _problems(conn)
+    if not problems:
+        return False  # repaired meanwhile
+    key = owner_alert_key(link, conn)
+    sent = _send_owner_alert(services, doc, conn, problems, key)
+    if services.cache is not None:  # told (now or earlier): page views need not queue this again
+        services.cache.set(f"meetings:owner-alert:{key}", 1, OWNER_ALERT_TTL)
+    return sent
+
+
+def _send_owner_alert(services: Services, doc, conn, problems, key: str) -> bool:
+    from ..errors import DuplicateEntry
+
+    store = services.store
+    link = doc["name"]
+    owner = doc.get("host")
+    recipient = store.get_value("User", {"name": owner}, "email") or owner
+    subject, html = compose_owner_alert(services, doc, conn, problems)
+    with store.atomic():
+        try:
+            with store.atomic():
+                claim = store.insert(EMAIL_LOG, {"key": key, "recipient": recipient[:140],
+                                                 "kind": "owner:host-unreachable"})
+        except DuplicateEntry:
+            return False
+        # Inside the claim's transaction: a refused email undoes the claim for the retry.
+        services.mailer.send([recipient], subject, html, reference=(LINK, link))
+        store.update(EMAIL_LOG, claim["name"], {"sent_on": services.clock.now()})
+    return True
+
+
+def compose_owner_alert(services: Services, link: Mapping[str, Any], connection: Mapping[str, Any],
+                        problems: list[Mapping[str, Any]]) -> tuple[str, str]:
+    """(subject, html) in the owner's language and time zone; names the host and calendars."""
+    from ..notifications.emails import one_line, render
+    from ..notifications.i18n import Reader, normalize
+
+    owner = services.store.get("User", link.get("host")) or {}
+    reader = Reader(normalize(owner.get("language")), owner.get("time_zone") or link.get("timezone") or "UTC")
+    _ = reader._
+    host_row = services.store.get("User", connection.get("user")) or {}
+    host = host_row.get("full_name") or connection.get("user") or ""
+    calendars = ", ".join(dict.fromkeys(str(p["calendar_name"]) for p in problems))
+    title = link.get("title") or link.get("name") or ""
+    group = link.get("meeting_type") == "Group"
+    since = connection.get("failing_since")
+    subject = _("{0}: {1}'s calendar {2} is disconnected", title, host, calendars)
+    html = render(
+        "meetings_host_unreachable.html",
+        _=_,
+        lang=reader.language,
+        heading=_("{0}'s calendar is disconnected", host),
+        intro=_(
+            "Visitors can only request meetings on {0} until it is reconnected: a group meeting needs every host.", title
+        ) if group else _(
+            "{0} gets no meetings from {1} until it is reconnected: the other hosts take them, so no one is double-booked.",
+            host, title,
+        ),
+        host=host,
+        host_email=host_row.get("email") or connection.get("user"),
+        problems=problems,
+        since=f"{reader.short_when(since)} ({reader.zone_label(since)})" if isinstance(since, datetime) else None,
+        settings_url=_settings_url(services, connection.get("name")),
+        accent="#2563eb",
+    )
+    return one_line(subject)[:250], html

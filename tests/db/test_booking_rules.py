@@ -142,12 +142,12 @@ def host_of(store, answer) -> str:
     return store.get("Booking", answer["booking"])["host"]
 
 
-def test_round_robin_picks_the_free_host_with_fewest_bookings_in_the_window(services, store):
+def test_round_robin_picks_the_free_host_with_fewest_bookings_in_the_lookback(services, store):
     reps = team(store)
-    # rep0: 2 in the window; rep1: 1; rep2: 1 in the window + 3 last month (outside: not counted)
+    # rep0: 2 counted; rep1: 1; rep2: 1 + 3 more than 90 days ago (outside the lookback: not counted)
     past_booking(store, "team", reps[0], local(WEDNESDAY, 9))
     past_booking(store, "team", reps[0], local(WEDNESDAY, 10))
-    for day in (3, 4, 5):
+    for day in (14, 15, 16):
         past_booking(store, "team", reps[2], local(TUESDAY - timedelta(weeks=day), 10))
     past_booking(store, "team", reps[2], local(WEDNESDAY, 11))  # rep2's last booking is older than rep1's
     past_booking(store, "team", reps[1], local(WEDNESDAY, 12))

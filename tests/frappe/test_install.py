@@ -48,6 +48,8 @@ def test_core_doctypes_of_the_standalone_host_match_frappe(site):
     for doctype, info in spec.items():
         if doctype.startswith("_"):
             continue
+        if info.get("app") and info["app"] not in frappe.get_installed_apps():
+            continue  # Frappe CRM's doctypes: checked only where CRM is installed
         meta = frappe.get_meta(doctype)
         if bool(info.get("istable")) != bool(meta.istable):
             problems.append(f"{doctype}: istable {meta.istable}")
