@@ -64,6 +64,8 @@ def book(
     email=None,
     answers=None,
     consent=None,
+    subscriptions=None,
+    lang=None,
 ):
     payload = {
         "link": link,
@@ -75,6 +77,8 @@ def book(
         "email": email,
         "answers": answers,
         "consent": consent,
+        "subscriptions": subscriptions,  # the subscription types ticked (booking/consent.py)
+        "lang": lang,  # the page's language: the consent text is kept as the visitor read it
     }
     return _write(service.book, payload)
 

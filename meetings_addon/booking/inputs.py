@@ -10,6 +10,7 @@ from typing import Any, Mapping
 from email_validator import EmailNotValidError, validate_email
 
 from ..errors import InvalidBooking
+from . import consent
 from ..scheduling import load_zone
 from ..errors import InvalidRule
 
@@ -28,7 +29,8 @@ class Visitor:
     email: str
     timezone: str
     answers: dict[str, Any]
-    consent: bool
+    consent: bool  # the processing consent
+    subscriptions: tuple[str, ...] = ()  # the subscription types ticked (booking/consent.py)
 
 
 def text(payload: Mapping[str, Any], field: str, *, required: bool = True, limit: int = MAX_NAME, plain: bool = True) -> str:
@@ -153,17 +155,13 @@ def answers(payload: Mapping[str, Any], questions: list[Mapping[str, Any]]) -> d
 
 
 def visitor(payload: Mapping[str, Any], link: Mapping[str, Any]) -> Visitor:
-    consent = payload.get("consent")
-    if consent not in (None, True, False, 0, 1, "0", "1", "true", "false"):
-        raise InvalidBooking("consent", "must be true or false")
-    consent = consent in (True, 1, "1", "true")
-    if link.get("consent_enabled") and not consent:
-        raise InvalidBooking("consent", "please accept the privacy terms to book")
+    choice = consent.check(link, payload)
     return Visitor(
         first_name=text(payload, "first_name"),
         last_name=text(payload, "last_name"),
         email=email(payload),
         timezone=timezone_name(payload),
         answers=answers(payload, list(link.get("questions") or [])),
-        consent=consent,
+        consent=choice.processing,
+        subscriptions=choice.subscriptions,
     )

@@ -1,12 +1,14 @@
 """Contacts found or created by email, and meetings logged on their timeline.
 
 The timeline is Frappe's own: a meeting is an Event (category Meeting) whose Event
-Participants include the Contact. Internal domains and the team's own users are never
+Participants include the Contact; the consent given with a booking is an Info Comment on
+the Contact. Internal domains and the team's own users are never
 made contacts.
 """
 
 from __future__ import annotations
 
+import html
 from typing import Any, Iterable, Mapping, Optional
 
 from ..ports import Services
@@ -112,6 +114,38 @@ def _insert_event(services: Services, booking: Mapping[str, Any], subject: str, 
         },
     )
     return event["name"]
+
+
+def log_consent(services: Services, booking: Mapping[str, Any], summary: str) -> Optional[str]:
+    """The consent given with a booking, on its Contact's timeline: an Info Comment (what
+    Frappe's desk shows on the Contact), its subject the one-line summary and its content
+    the summary and the text the visitor was shown. None when there is no Contact."""
+    if not booking.get("contact"):
+        return None
+    lines = [summary, *(booking.get("consent_text") or "").splitlines()]
+    comment = services.store.insert(
+        "Comment",
+        {
+            "comment_type": "Info",
+            "reference_doctype": "Contact",
+            "reference_name": booking["contact"],
+            "subject": summary,
+            # Frappe shows the content as HTML: every line escaped (the link's texts are an admin's).
+            "content": "<br>".join(html.escape(line) for line in lines if line.strip()),
+            "comment_by": "Meetings",
+        },
+    )
+    return comment["name"]
+
+
+def consent_notes(services: Services, contact: str) -> list[dict[str, Any]]:
+    """The consent summaries on a Contact's timeline, oldest first."""
+    return services.store.list(
+        "Comment",
+        {"reference_doctype": "Contact", "reference_name": contact, "comment_type": "Info"},
+        fields=("name", "subject", "creation"),
+        order_by="creation asc",
+    )
 
 
 def move_meeting(services: Services, event: str, start, end) -> None:

@@ -173,7 +173,7 @@ def cmd_calendar_import(args) -> int:
 
 
 def cmd_contact_timeline(args) -> int:
-    from ...booking.timeline import find_contact
+    from ...booking.timeline import consent_notes, find_contact
     from .auth import check_email
 
     zone = load_zone(args.timezone or "UTC", "timezone")
@@ -202,6 +202,8 @@ def cmd_contact_timeline(args) -> int:
         span = f"{start:%a %Y-%m-%d %H:%M}" + (f"-{end:%H:%M}" if end else "")
         where = f"  [{bookings[0]['meeting_link']}]" if bookings else ""
         print(f"  {span}  {status:<10} {event.get('subject') or ''}{where}")
+    for note in consent_notes(services, contact):  # the consent given with each booking
+        print(f"  {note.get('subject') or ''}")
     return 0
 
 

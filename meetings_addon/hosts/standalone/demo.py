@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...booking import consent
 from ...ports import Services
 from .auth import create_user, issue_api_key
 from .ics import import_ics_data
@@ -100,7 +101,9 @@ def seed(services: Services) -> dict[str, Any]:
     links = []
     for slug, title, minutes, description in LINKS:
         if not store.get_value("Meeting Link", {"name": slug}, "name"):
-            store.insert("Meeting Link", _link(slug, title, minutes, description))
+            doc = _link(slug, title, minutes, description)
+            doc.update(consent.new_link_defaults(doc, consent.settings_of(services)))  # as any new link
+            store.insert("Meeting Link", doc)
         links.append((slug, store.get_value("Meeting Link", {"name": slug}, "title")))
     # The secret is never stored, so each run issues a fresh key (the old one stops working).
     key, secret = issue_api_key(services, EMAIL)

@@ -889,6 +889,11 @@
         email: $("mt-email").value.trim(),
         answers: answers,
         consent: consent ? consent.checked : false,
+        // The subscription types ticked; the page's language, so the consent text is kept as read.
+        subscriptions: Array.prototype.map.call(form.querySelectorAll('input[name="subscriptions"]:checked'), function (box) {
+          return box.value;
+        }),
+        lang: config.lang,
       };
       submit.disabled = true;
       submit.setAttribute("aria-busy", "true");
