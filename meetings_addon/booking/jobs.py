@@ -2,25 +2,40 @@
 
 from __future__ import annotations
 
+from .. import conferencing
 from ..connections.registry import user_calendars
 from ..ports import Services
 from .service import BOOKING, LINK, fill_tokens
 
 
 def sync_calendar_event(services: Services, booking: str) -> None:
-    """Bring the host's default calendar in line with the booking: create, move or cancel.
+    """Bring the host's default calendar in line with the booking: create, move or cancel,
+    with the link's video conferencing (conferencing/: Meet, Teams, Zoom).
 
-    Safe to run twice: creation is keyed by the booking's iCalendar UID, and the
-    provider event id is saved once known.
+    Safe to run twice: creation is keyed by the booking's iCalendar UID, the provider
+    event id is saved once known, and a Zoom meeting's id before the calendar is written.
     """
     doc = services.store.get(BOOKING, booking)
     if not doc:
         return
     calendars = user_calendars(services, doc["host"])
-    if not calendars.default:
-        services.store.update(BOOKING, booking, {"calendar_error": "No default calendar to write to"})
+    default = calendars.default
+    if not default:
+        if doc["status"] == "Cancelled":
+            conferencing.cancel(services, doc)  # the Zoom meeting goes with the booking
+            return
+        link = services.store.get(LINK, doc["meeting_link"]) or {}
+        values: dict = {"calendar_error": "No default calendar to write to"}
+        if doc["status"] == "Confirmed":
+            # No event to carry a Meet / Teams link; Zoom needs none: the emails carry it.
+            plan = conferencing.prepare(services, doc, link, None, moving=bool(doc.get("video_meeting_id")))
+            values.update(conferencing.settle(plan, None))
+            if plan.transient:
+                services.store.update(BOOKING, booking, values)
+                raise plan.transient
+        services.store.update(BOOKING, booking, values)
         return
-    connection, provider, calendar_id = calendars.default
+    connection, provider, calendar_id = default
     try:
         _sync(services, doc, connection, provider, calendar_id)
     except Exception as error:
@@ -35,27 +50,41 @@ def _sync(services: Services, doc, connection, provider, calendar_id: str) -> No
     if doc["status"] in ("Cancelled", "Rescheduled"):
         if doc.get("provider_event_id") and doc["status"] == "Cancelled":
             provider.cancel_event(calendar_id, doc["provider_event_id"])
+        if doc["status"] == "Cancelled":
+            conferencing.cancel(services, doc)  # the Zoom meeting goes with the booking
         return
     link = services.store.get(LINK, doc["meeting_link"]) or {}
+    moving = bool(doc.get("provider_event_id"))
+    plan = conferencing.prepare(services, doc, link, connection.get("provider"), moving=moving)
     subject_template = link.get("invitation_subject") or f"{link.get('title')} with {{{{ first_name }}}} {{{{ last_name }}}}"
     own = bool(doc.get("subject"))  # scheduled from a record: the booking carries its own texts
+    location, description = conferencing.calendar_texts(
+        plan,
+        (doc.get("location") or "") if own else (link.get("location") or ""),
+        (doc.get("description") or "") if own else fill_tokens(link.get("invitation_description") or "", doc),
+    )
     event = {
         "uid": doc["ical_uid"],
         "summary": doc["subject"] if own else fill_tokens(subject_template, doc),
-        "description": (doc.get("description") or "") if own else fill_tokens(link.get("invitation_description") or "", doc),
-        "location": (doc.get("location") or "") if own else (link.get("location") or ""),
+        "description": description,
+        "location": location,
         "start": doc["start"],
         "end": doc["end"],
         "attendees": [doc["email"]] + [u for u in (doc.get("other_hosts") or "").splitlines() if u],
         "sequence": int(doc.get("sequence") or 0),
-        "online_meeting": bool(link.get("online_meeting")),  # Meet / Teams link, where the link asks for one
+        "online_meeting": plan.online_meeting,  # Meet / Teams link, where the link asks for one
     }
-    if doc.get("provider_event_id"):
-        provider.update_event(calendar_id, doc["provider_event_id"], event)
-        if doc.get("calendar_error"):
-            services.store.update(BOOKING, booking, {"calendar_error": None})
+    if moving:
+        written = provider.update_event(calendar_id, doc["provider_event_id"], event)
+        values = {}
     else:
-        created = provider.create_event(calendar_id, event)
-        services.store.update(
-            BOOKING, booking, {"provider": connection.get("provider"), "provider_event_id": created["id"], "calendar_error": None}
-        )
+        written = provider.create_event(calendar_id, event)
+        values = {"provider": connection.get("provider"), "provider_event_id": written["id"]}
+    if plan.provider and plan.provider != conferencing.ZOOM and doc.get("video_url") and not (written or {}).get("join_url"):
+        written = {**(written or {}), "join_url": doc["video_url"], "conference_id": doc.get("video_meeting_id")}
+    values.update(conferencing.settle(plan, written))
+    values["calendar_error"] = plan.problem[:1000] if plan.problem else None
+    if values != {"calendar_error": None} or doc.get("calendar_error"):
+        services.store.update(BOOKING, booking, values)
+    if plan.transient:
+        raise plan.transient  # the event is written without the link; the retry adds it

@@ -457,8 +457,17 @@ def _result(created: Mapping[str, Any], event: Mapping[str, Any]) -> Doc:
         "uid": event.get("uid"),
         "provider_uid": created.get("iCalUID"),
         "url": created.get("htmlLink"),
-        "join_url": created.get("hangoutLink"),
+        "join_url": _join_url(created),
+        "conference_id": (created.get("conferenceData") or {}).get("conferenceId"),
     }
+
+
+def _join_url(created: Mapping[str, Any]) -> Optional[str]:
+    """The Meet link: the conference's video entry point, else the event's hangoutLink."""
+    for entry in (created.get("conferenceData") or {}).get("entryPoints") or ():
+        if entry.get("entryPointType") == "video" and entry.get("uri"):
+            return entry["uri"]
+    return created.get("hangoutLink")
 
 
 def _refresh_reason(error) -> str:

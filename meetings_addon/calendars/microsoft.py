@@ -507,5 +507,6 @@ def _result(created: Mapping[str, Any], event: Mapping[str, Any]) -> Doc:
         "uid": event.get("uid"),
         "provider_uid": created.get("iCalUId"),
         "url": created.get("webLink"),
-        "join_url": (created.get("onlineMeeting") or {}).get("joinUrl"),
+        "join_url": (created.get("onlineMeeting") or {}).get("joinUrl") or created.get("onlineMeetingUrl"),
+        "conference_id": (created.get("onlineMeeting") or {}).get("conferenceId"),
     }

@@ -13,6 +13,10 @@ rest — then the providers' real endpoints.
 | Microsoft authority | MEETINGS_MS_AUTHORITY | microsoft_authority | https://login.microsoftonline.com/common |
 | Graph base | MEETINGS_GRAPH_URL | graph_url | https://graph.microsoft.com/v1.0 |
 | Microsoft client | MEETINGS_MS_CLIENT_ID / _SECRET | microsoft_client_id / microsoft_client_secret | |
+| Zoom account | MEETINGS_ZOOM_ACCOUNT_ID | zoom_account_id | |
+| Zoom client | MEETINGS_ZOOM_CLIENT_ID / _SECRET | zoom_client_id / zoom_client_secret | |
+| Zoom OAuth base | MEETINGS_ZOOM_OAUTH_URL | zoom_oauth_url | https://zoom.us |
+| Zoom API base | MEETINGS_ZOOM_API_URL | zoom_api_url | https://api.zoom.us/v2 |
 | extra CA bundle | MEETINGS_CA_BUNDLE | | the system's |
 
 MEETINGS_CA_BUNDLE names a PEM file of certificate authorities to trust for provider
@@ -79,6 +83,21 @@ def microsoft_client(services: Services) -> tuple[Optional[str], Optional[str]]:
     client_id = setting(services, "MEETINGS_MS_CLIENT_ID", "microsoft_client_id")
     secret = secret_setting(services, "MEETINGS_MS_CLIENT_SECRET", SETTINGS, "microsoft_client_secret")
     return client_id, secret
+
+
+def zoom_credentials(services: Services) -> tuple[Optional[str], Optional[str], Optional[str]]:
+    """(account id, client id, client secret) of the Zoom Server-to-Server OAuth app."""
+    account_id = setting(services, "MEETINGS_ZOOM_ACCOUNT_ID", "zoom_account_id")
+    client_id = setting(services, "MEETINGS_ZOOM_CLIENT_ID", "zoom_client_id")
+    secret = secret_setting(services, "MEETINGS_ZOOM_CLIENT_SECRET", SETTINGS, "zoom_client_secret")
+    return account_id, client_id, secret
+
+
+def zoom_endpoints(services: Services) -> tuple[str, str]:
+    """(OAuth base, API base) without a trailing slash."""
+    oauth = setting(services, "MEETINGS_ZOOM_OAUTH_URL", "zoom_oauth_url", "https://zoom.us")
+    api = setting(services, "MEETINGS_ZOOM_API_URL", "zoom_api_url", "https://api.zoom.us/v2")
+    return oauth.rstrip("/"), api.rstrip("/")
 
 
 def requests_session():

@@ -27,6 +27,7 @@ from urllib.parse import quote
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
+from .. import domains
 from ..ports import Services
 from . import ics
 from .meeting import Meeting, Person
@@ -139,7 +140,7 @@ def invitee_email(
         method = ics.method_for(meeting)
         content = ics.invitation(meeting, now=now, manage_url=manage_url if change != "cancelled" else None, method=method)
         attachments = ((ics.FILENAME, content, ics.content_type(method)),)
-    book_again = f"{services.site_url.rstrip('/')}/meetings/{quote(meeting.link.get('name') or '', safe='')}"
+    book_again = domains.page_url(services, meeting.link)  # on the link's custom domain when set
     html = render(
         "meetings_invitee.html",
         _=_,

@@ -10,6 +10,10 @@
 - ORGANIZER is the host (CN = their name); the invitee is an ATTENDEE with RSVP=TRUE,
   PARTSTAT=NEEDS-ACTION, ROLE=REQ-PARTICIPANT (RFC 5546 3.2.2); a group meeting's other
   hosts are ATTENDEEs who have accepted.
+- A video call's join link (Booking.video_url) is in DESCRIPTION, in LOCATION when the
+  meeting has no other place, and in URL; a Meet link also in X-GOOGLE-CONFERENCE and a
+  Teams link in X-MICROSOFT-SKYPETEAMSMEETINGURL, which those calendars turn into a
+  "Join" button.
 - The icalendar library writes CRLF line endings, folds long lines at 75 octets and
   escapes text (commas, semicolons, newlines), which Google Calendar, Outlook and Apple
   Calendar all expect.
@@ -65,13 +69,24 @@ def invitation(meeting: Meeting, *, now: datetime, manage_url: Optional[str] = N
     event.add("dtend", meeting.end.astimezone(UTC))
     event.add("summary", meeting.summary)
     description = meeting.description
+    join_url = meeting.join_url if method == "REQUEST" else ""
+    if join_url and join_url not in description:
+        line = meeting.invitee.reader._("Join the video call: {0}", join_url)
+        description = f"{description}\n\n{line}" if description else line
     if manage_url and method == "REQUEST":
         line = meeting.invitee.reader._("Reschedule or cancel: {0}", manage_url)
         description = f"{description}\n\n{line}" if description else line
     if description:
         event.add("description", description)
-    if meeting.location:
-        event.add("location", meeting.location)
+    location = meeting.location or join_url  # calendars show a link in LOCATION as "join"
+    if location:
+        event.add("location", location)
+    if join_url:
+        event.add("url", join_url)
+        if meeting.video_provider == "Google Meet":
+            event.add("x-google-conference", join_url)  # Google Calendar's own join button
+        elif meeting.video_provider == "Microsoft Teams":
+            event.add("x-microsoft-skypeteamsmeetingurl", join_url)  # Outlook's "Join" button
     event.add("organizer", _address(meeting.host))
     event.add(
         "attendee",
@@ -94,6 +109,6 @@ def calendar_file(services: Services, token: object) -> tuple[str, bytes, str]:
     booking = by_token(services, token)
     meeting = load(services, booking)
     method = method_for(meeting)
-    link = manage_url(services, str(token)) if method == "REQUEST" else None
+    link = manage_url(services, str(token), meeting.link) if method == "REQUEST" else None
     content = invitation(meeting, now=services.clock.now(), manage_url=link, method=method)
     return FILENAME, content, content_type(method)

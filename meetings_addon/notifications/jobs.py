@@ -23,6 +23,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Optional
 
+from .. import conferencing
 from ..errors import DuplicateEntry
 from ..ports import Services
 from . import emails
@@ -57,6 +58,10 @@ def send_booking_emails(
     doc = services.store.get(BOOKING, booking)
     if not doc or superseded(doc, change):
         return 0
+    if change != "cancelled" and conferencing.awaiting_link(services, doc):
+        # The confirmation carries the join link, which the calendar job (queued first)
+        # is making; the runner retries this job, and after VIDEO_WAIT it goes without.
+        raise conferencing.VideoPending(f"booking {booking}: waiting for its video join link")
     told: list[str] = []
     if doc.get("status") == "Requested" and change in ("booked", "rescheduled"):
         # Request mode: the owner's email says a request arrived AND which calendar is

@@ -79,6 +79,16 @@ class Meeting:
         return self.link.get("location") or ""
 
     @property
+    def join_url(self) -> str:
+        """The video call's join link (Booking.video_url: Meet, Teams or Zoom), or ""."""
+        url = (self.booking.get("video_url") or "").strip()
+        return url if url.lower().startswith(("https://", "http://")) else ""  # never a script: URL in an href
+
+    @property
+    def video_provider(self) -> str:
+        return self.booking.get("video_provider") or self.link.get("video_conferencing") or ""
+
+    @property
     def duration(self) -> int:
         return int(self.booking.get("duration") or (self.end - self.start).total_seconds() // 60)
 

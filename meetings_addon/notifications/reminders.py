@@ -32,8 +32,8 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping, Optional
-from urllib.parse import quote
 
+from .. import domains
 from ..errors import InvalidInput
 from ..ports import Services
 from . import emails, jobs
@@ -176,7 +176,7 @@ def render_reminder(services: Services, meeting: Meeting, minutes: int) -> tuple
     about = f"{meeting.title} – {reader.short_when(meeting.start)}"
     subject = emails.one_line(_("Reminder: {0}", about))
     link = meeting.link
-    page = f"{services.site_url.rstrip('/')}/meetings/{quote(link.get('name') or '', safe='')}"
+    page = domains.page_url(services, link)  # on the link's custom domain when set
     html = emails.render(
         "meetings_reminder.html",
         _=_,

@@ -1,0 +1,167 @@
+"""A stateful emulator of Zoom's Server-to-Server OAuth token endpoint and the meetings
+part of Zoom's REST API v2, with Zoom's answers and error bodies.
+
+Served paths (one HTTPS server; point the adapter at it with MEETINGS_ZOOM_OAUTH_URL =
+its url and MEETINGS_ZOOM_API_URL = its url + "/v2"):
+
+  POST   /oauth/token?grant_type=account_credentials&account_id=...   (HTTP Basic client)
+  POST   /v2/users/{userId}/meetings        201 the meeting ("me" or a known user's email)
+  GET    /v2/meetings/{meetingId}           200
+  PATCH  /v2/meetings/{meetingId}           204
+  DELETE /v2/meetings/{meetingId}           204
+
+Errors as Zoom sends them: 401 {"code": 124, "message": "Invalid access token."} for an
+unknown or expired token; 404 {"code": 1001, "message": "User does not exist: ..."} and
+{"code": 3001, "message": "Meeting does not exist: ..."}; 429 with Retry-After
+(`too_many_requests`, injected with `fail`); the token endpoint's 400 invalid_client.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import secrets
+import time
+from typing import Any, Optional
+
+from .base import EmulatorServer, Request, Response, bearer
+
+TOKEN_LIFETIME = 3599
+
+
+def zoom_error(status: int, code: int, message: str, headers: Optional[dict] = None) -> Response:
+    return Response(status, {"code": code, "message": message}, headers or {})
+
+
+def invalid_token() -> Response:
+    return zoom_error(401, 124, "Invalid access token.")
+
+
+def too_many_requests(retry_after: Optional[float] = None) -> Response:
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+    return zoom_error(429, 429, "You have reached the maximum per-second rate limit for this API. Try again later.", headers)
+
+
+class ZoomEmulator(EmulatorServer):
+    def __init__(self, cert, key, *, account_id: str = "acc-123", owner: str = "owner@team.example"):
+        super().__init__(cert, key)
+        self.account_id = account_id
+        self.client_id = "zoom-client-" + secrets.token_hex(4)
+        self.client_secret = secrets.token_urlsafe(16)
+        self.owner = owner  # the app's owner: the user "me" is
+        self.users: set[str] = {owner}
+        self.tokens: dict[str, float] = {}  # access token -> expiry (time.time())
+        self.meetings: dict[str, dict[str, Any]] = {}
+        self.ids = itertools.count(81234567890)
+        self.route("POST", r"/oauth/token", self.token)
+        self.route("POST", r"/v2/users/([^/]+)/meetings", self.create_meeting)
+        self.route("GET", r"/v2/meetings/(\d+)", self.get_meeting)
+        self.route("PATCH", r"/v2/meetings/(\d+)", self.update_meeting)
+        self.route("DELETE", r"/v2/meetings/(\d+)", self.delete_meeting)
+
+    @property
+    def api_url(self) -> str:
+        return self.url + "/v2"
+
+    # --- test helpers ---
+
+    def expire_tokens(self) -> None:
+        """Every issued token stops working (an hour passed, or the app was re-activated)."""
+        with self.lock:
+            self.tokens.clear()
+
+    def add_user(self, email: str) -> None:
+        self.users.add(email.lower())
+
+    # --- OAuth ---
+
+    def token(self, request: Request) -> Response:
+        scheme, _, value = (request.headers.get("authorization") or "").partition(" ")
+        try:
+            client_id, _, secret = base64.b64decode(value).decode().partition(":") if scheme.lower() == "basic" else ("", "", "")
+        except ValueError:
+            client_id = secret = ""
+        if (client_id, secret) != (self.client_id, self.client_secret):
+            return Response(400, {"reason": "Invalid client_id or client_secret", "error": "invalid_client"})
+        if request.query.get("grant_type") != "account_credentials":
+            return Response(400, {"reason": "unsupported grant type", "error": "unsupported_grant_type"})
+        if request.query.get("account_id") != self.account_id:
+            return Response(400, {"reason": "Invalid account_id", "error": "invalid_request"})
+        token = "zoom-at-" + secrets.token_urlsafe(24)
+        with self.lock:
+            self.tokens[token] = time.time() + TOKEN_LIFETIME
+        return Response(200, {
+            "access_token": token, "token_type": "bearer", "expires_in": TOKEN_LIFETIME,
+            "scope": "meeting:write:meeting:admin meeting:read:meeting:admin meeting:update:meeting:admin meeting:delete:meeting:admin",
+            "api_url": "https://api.zoom.us",
+        })
+
+    def _authorized(self, request: Request) -> Optional[Response]:
+        token = bearer(request)
+        expiry = self.tokens.get(token or "")
+        if not expiry or expiry < time.time():
+            return invalid_token()
+        return None
+
+    # --- meetings ---
+
+    def create_meeting(self, request: Request, user: str) -> Response:
+        refused = self._authorized(request)
+        if refused:
+            return refused
+        from urllib.parse import unquote
+
+        user = unquote(user).lower()
+        host = self.owner if user == "me" else user
+        if host not in self.users:
+            return zoom_error(404, 1001, f"User does not exist: {user}.")
+        body = request.json()
+        if not body.get("topic") or int(body.get("type") or 2) not in (1, 2, 3, 8):
+            return zoom_error(400, 300, "Validation Failed.")
+        meeting_id = str(next(self.ids))
+        password = secrets.token_urlsafe(6)
+        meeting = {
+            "uuid": base64.b64encode(secrets.token_bytes(16)).decode(), "id": int(meeting_id), "host_id": secrets.token_hex(8),
+            "host_email": host, "topic": body["topic"], "type": int(body.get("type") or 2), "status": "waiting",
+            "start_time": body.get("start_time"), "duration": int(body.get("duration") or 30),
+            "timezone": body.get("timezone") or "UTC", "agenda": body.get("agenda") or "",
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "start_url": f"https://us05web.zoom.us/s/{meeting_id}?zak=" + secrets.token_urlsafe(16),
+            "join_url": f"https://us05web.zoom.us/j/{meeting_id}?pwd={password}",
+            "password": password, "settings": dict(body.get("settings") or {}), "pre_schedule": False,
+        }
+        with self.lock:
+            self.meetings[meeting_id] = meeting
+        return Response(201, meeting)
+
+    def _meeting(self, request: Request, meeting_id: str) -> tuple[Optional[dict], Optional[Response]]:
+        refused = self._authorized(request)
+        if refused:
+            return None, refused
+        meeting = self.meetings.get(meeting_id)
+        if meeting is None:
+            return None, zoom_error(404, 3001, f"Meeting does not exist: {meeting_id}.")
+        return meeting, None
+
+    def get_meeting(self, request: Request, meeting_id: str) -> Response:
+        meeting, refused = self._meeting(request, meeting_id)
+        return refused or Response(200, meeting)
+
+    def update_meeting(self, request: Request, meeting_id: str) -> Response:
+        meeting, refused = self._meeting(request, meeting_id)
+        if refused:
+            return refused
+        body = request.json()
+        for key in ("topic", "start_time", "duration", "timezone", "agenda"):
+            if key in body:
+                meeting[key] = body[key]
+        meeting["settings"].update(body.get("settings") or {})
+        return Response(204, b"")
+
+    def delete_meeting(self, request: Request, meeting_id: str) -> Response:
+        meeting, refused = self._meeting(request, meeting_id)
+        if refused:
+            return refused
+        with self.lock:
+            del self.meetings[meeting_id]
+        return Response(204, b"")
