@@ -27,6 +27,7 @@ setup(
         "google-auth-oauthlib>=0.4.4",
         "msal>=1.28",
         "requests>=2.31",
+        "idna>=3.4",  # custom domains kept in their xn-- form (domains.py)
         "caldav>=3.0",  # calendars/caldav.py (Nextcloud, Fastmail, iCloud, Radicale ...)
     ],
     extras_require={

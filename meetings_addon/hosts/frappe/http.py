@@ -4,8 +4,9 @@
   request_ip) and per method, at most Meetings Settings > Guest Rate Limit requests a
   minute (0 = no limit). Past it Frappe answers 429 (RateLimitExceededError); the
   `after_request` hook adds the Retry-After header the standalone host sends.
-- `after_request` (hooks.py) also keeps the manage page's token out of Referer headers
-  and caches, as the standalone host does.
+- `after_request` (hooks.py) also keeps the manage page's token out of Referer headers,
+  caches and search engines, and sends X-Robots-Tag for a link kept out of search, as the
+  standalone host does.
 
 Loads without Frappe (hooks.py names this module): frappe is imported inside.
 """
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import functools
 from typing import Any, Callable
+
+from meetings_addon.domains import NOINDEX
 
 SETTINGS = "Meetings Settings"
 WINDOW = 60  # seconds: the limit is per minute, as CONTRACT.md says for the standalone host
@@ -84,8 +87,13 @@ def after_request(response=None, request=None) -> None:
         response.headers["Retry-After"] = str(frappe.local.meetings_retry_after)
     path = request.path or ""
     if path.startswith("/meetings/manage/"):
-        # The token is in the address: keep it out of Referer headers and caches.
+        # The token is in the address: keep it out of Referer headers, caches and search.
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Robots-Tag"] = NOINDEX
     elif path.startswith("/meetings/"):
         response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+        # A link kept out of search engines (www/meetings/index.py sets it).
+        robots = getattr(frappe.local, "meetings_robots", None)
+        if robots and response.status_code == 200:
+            response.headers["X-Robots-Tag"] = robots

@@ -8,11 +8,17 @@ context, so both hosts send the same page. Strings are translated with Frappe's 
 language: `?lang=` when the app has it, else the link's language. An unknown or
 unpublished link answers Frappe's 404 page. Nothing is cached: a link may be published,
 changed or unpublished at any moment.
+
+Domains (meetings_addon/domains.py): a link with a custom domain answers 301 there from
+any other host; /meetings on a custom domain answers 302 to its link. Both go through
+frappe.Redirect, which Frappe's website router turns into the redirect. The robots
+directive travels in frappe.local.meetings_robots to hosts/frappe/http.after_request,
+which sends it as X-Robots-Tag (a www page cannot set response headers itself).
 """
 
 import frappe
 
-from meetings_addon import booking_page
+from meetings_addon import booking_page, domains
 from meetings_addon.errors import NotFound
 from meetings_addon.hosts.frappe.services import services
 
@@ -29,6 +35,19 @@ def get_context(context):
     frappe.local.no_cache = 1
     context.no_cache = 1
     form = frappe.form_dict
+    request = frappe.local.request
+    query = request.query_string.decode("latin-1")
+    if not form.get("token"):
+        if form.get("slug"):
+            target = domains.redirect_for_slug(services(), form.get("slug"), request.host, request.path, query)
+            status = 301
+        else:  # /meetings: the link of this custom domain, if any
+            slug = domains.link_for_host(services(), request.host)
+            target = f"/meetings/{slug}" + (f"?{query}" if query else "") if slug else None
+            status = 302
+        if target:
+            frappe.flags.redirect_location = target
+            raise frappe.Redirect(status)
     options = {
         "lang": form.get("lang"),
         "embed": str(form.get("embed") or "") in ("1", "true"),
@@ -42,5 +61,6 @@ def get_context(context):
             page = booking_page.booking_context(services(), form.get("slug"), **options)
     except NotFound as error:
         raise frappe.PageDoesNotExistError(error.message) from None
+    frappe.local.meetings_robots = page["page"]["robots"]
     context.update(page)
     return context
