@@ -29,7 +29,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
-from .booking import service
+from . import domains
+from .booking import consent, service
 from .errors import InvalidInput, NotFound
 from .links import rules_from_link
 from .ports import Services
@@ -323,6 +324,8 @@ def _base(lang: str, translate: Translate, *, embed: bool, base_url: str, path: 
         "theme": theme(None),
         "base_url": base_url,
         "page_url": base_url + path,
+        "canonical_url": "",  # the link's address (its custom domain's when set): booking pages only
+        "robots": domains.NOINDEX,  # manage and 404 pages are never indexed; a link's page decides
         "embed_script": base_url + asset_url(EMBED_SCRIPT),
         "logo": "",
         "photo": "",
@@ -340,6 +343,7 @@ def _base(lang: str, translate: Translate, *, embed: bool, base_url: str, path: 
         "consent_enabled": False,
         "consent_text": "",
         "privacy_text": "",
+        "consent": _consent({}, translate),
         "slug": "",
         "manage": {},
         "message": "",
@@ -383,6 +387,28 @@ def _questions(facts: Mapping[str, Any]) -> list[dict[str, Any]]:
     return questions
 
 
+def _consent(facts: Mapping[str, Any], translate: Translate) -> dict[str, Any]:
+    """The consent part of the form (booking/consent.py): the notice, one checkbox per
+    subscription type and the processing checkbox (Notice and consent), or the notice
+    alone (Legitimate interest), and the privacy text. Texts are shown escaped, their
+    line breaks kept by the stylesheet."""
+    enabled = bool(facts.get("consent_enabled"))
+    checkboxes = enabled and facts.get("consent_type") != consent.LEGITIMATE_INTEREST
+    return {
+        "enabled": enabled,
+        "checkboxes": checkboxes,
+        "legitimate": enabled and not checkboxes,
+        "notice": facts.get("notice_text") or "",
+        "subscriptions": [
+            {"id": f"mt-sub{index}", "type": row["subscription_type"], "label": row["label"]}
+            for index, row in enumerate(facts.get("subscriptions") or [])
+        ],
+        "processing_label": facts.get("processing_consent_text") or translate(consent.DEFAULT_PROCESSING_TEXT),
+        "processing_required": bool(facts.get("processing_consent_required")),
+        "privacy_text": facts.get("privacy_text") or "",
+    }
+
+
 def _config(page: dict[str, Any], services: Services, translate: Translate, **extra: Any) -> str:
     messages = {}
     for message in script_messages():
@@ -416,8 +442,12 @@ def booking_context(services: Services, slug: Any, *, lang: Any = None, embed: b
         consent_enabled=bool(facts.get("consent_enabled")),
         consent_text=facts.get("consent_text") or "",
         privacy_text=facts.get("privacy_text") or "",
+        consent=_consent(facts, translate),
     )
     link = service.published_link(services, facts["link"])
+    if link.get("custom_domain"):  # shared and embedded at its custom domain's address
+        page["page_url"] = domains.page_url(services, link)
+    page.update(canonical_url=page["page_url"], robots=domains.robots(link))
     page["config_json"] = _config(
         page, services, translate,
         link=facts["link"],

@@ -14,6 +14,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any, Mapping, Optional
 
+from .. import domains
 from ..errors import InvalidBooking, NotFound, SlotUnavailable, TransactionConflict
 from ..links import rules_from_link
 from ..ports import Services
@@ -22,14 +23,13 @@ from ..scheduling import (
     ONE_ON_ONE,
     ROUND_ROBIN,
     HostSchedule,
-    booking_window,
     compile_rules,
     compute_slots,
     load_zone,
     visitor_range,
 )
 from ..notifications.webhooks import queue_webhooks
-from . import inputs, slot_cache, timeline
+from . import assignment, consent, crm_owner, inputs, slot_cache, timeline
 from .availability import bookings_by_host, booking_rows, link_hosts, schedules
 
 LINK = "Meeting Link"
@@ -91,9 +91,7 @@ def get_link(services: Services, slug: Any) -> dict[str, Any]:
             {key: q.get(key) for key in ("label", "fieldname", "fieldtype", "options")} | {"required": bool(q.get("required"))}
             for q in link.get("questions") or []
         ],
-        "consent_enabled": bool(link.get("consent_enabled")),
-        "consent_text": link.get("consent_text") or "",
-        "privacy_text": link.get("privacy_text") or "",
+        **consent.public(link),  # consent_enabled, consent_type, texts, subscriptions, legal basis
         "mode": mode,
     }
 
@@ -202,25 +200,13 @@ def _check_start(services, link, start: datetime, duration: int, *, exclude=None
     raise InvalidBooking("start", "is not a time this meeting link offers")
 
 
-def _assignment_order(services, link, candidates: list[str]) -> list[str]:
-    """Round robin: fewest bookings of this link in its window, then longest since the last."""
+def _assignment_order(services, link, candidates: list[str], fields: Mapping[str, Any]) -> list[str]:
+    """Round robin: the free hosts in the order they are offered the meeting (assignment.py)."""
     if len(candidates) == 1:
         return candidates
-    window_start, window_end = booking_window(compile_rules(rules_from_link(link)), int(services.clock.now().timestamp()))
-    rows = services.store.list(
-        BOOKING,
-        filters={"meeting_link": link["name"], "status": "Confirmed", "host": ["in", candidates]},
-        fields=("host", "start", "creation"),
-    )
-    counts = {user: 0 for user in candidates}
-    last: dict[str, str] = {}
-    for row in rows:
-        if window_start <= row["start"].timestamp() < window_end:
-            counts[row["host"]] += 1
-        created = str(row.get("creation") or "")
-        last[row["host"]] = max(last.get(row["host"], ""), created)
-    position = {user: i for i, user in enumerate(candidates)}
-    return sorted(candidates, key=lambda user: (counts[user], last.get(user, ""), position[user]))
+    owner = crm_owner.contact_owner(services, candidates, fields) if link.get("prefer_contact_owner") else None
+    tallies = assignment.read_counts(services, link, candidates, services.clock.now())
+    return assignment.order(candidates, assignment.team(link), tallies, owner)
 
 
 def _reserve(services, link, slot, duration, fields: dict[str, Any], *, exclude=None, log=True) -> dict[str, Any]:
@@ -230,7 +216,7 @@ def _reserve(services, link, slot, duration, fields: dict[str, Any], *, exclude=
     if kind == GROUP:
         attempts = [list(slot.hosts)]
     elif kind == ROUND_ROBIN:
-        attempts = [[user] for user in _assignment_order(services, link, list(slot.hosts))]
+        attempts = [[user] for user in _assignment_order(services, link, list(slot.hosts), fields)]
     else:
         attempts = [list(slot.hosts)]
     rules = rules_from_link(link)
@@ -308,9 +294,7 @@ def book(services: Services, payload: Mapping[str, Any]) -> dict[str, Any]:
         "email": visitor.email,
         "timezone": visitor.timezone,
         "answers": visitor.answers,
-        "consent_given": 1 if visitor.consent else 0,
-        "consent_text": (link.get("consent_text") or "") if link.get("consent_enabled") else "",
-        "consent_time": now if visitor.consent else None,
+        **consent.record(link, consent.Choice(visitor.consent, visitor.subscriptions), now, payload.get("lang")),
         "buffer_before": int(link.get("buffer_before") or 0),
         "buffer_after": int(link.get("buffer_after") or 0),
         "ical_uid": f"{uuid.uuid4().hex}@meetings-addon",
@@ -324,7 +308,9 @@ def book(services: Services, payload: Mapping[str, Any]) -> dict[str, Any]:
             _log(services, link, booking)
         else:
             booking = _reserve(services, link, slot, duration, fields)
-        _after_change(services, booking, "booked", manage_url(services, token))
+        if booking.get("consent_type"):
+            timeline.log_consent(services, booking, consent.summary(booking))
+        _after_change(services, booking, "booked", manage_url(services, token, link))
     return _answer(services, booking, token)
 
 
@@ -336,12 +322,13 @@ def _answer(services, booking, token) -> dict[str, Any]:
         "start": booking["start"].astimezone(zone).isoformat(),
         "end": booking["end"].astimezone(zone).isoformat(),
         "host": _user_facts(services, booking["host"])["name"],
-        "manage_url": manage_url(services, token),
+        "manage_url": manage_url(services, token, booking.get("meeting_link")),
     }
 
 
-def manage_url(services: Services, token: str) -> str:
-    return f"{services.site_url.rstrip('/')}/meetings/manage/{token}"
+def manage_url(services: Services, token: str, link: Any = None) -> str:
+    """On the link's custom domain when it has one (`link`: the record or its name)."""
+    return domains.manage_url(services, token, link)
 
 
 def _after_change(services: Services, booking: Mapping[str, Any], change: str, manage_url: Optional[str] = None) -> None:
@@ -456,8 +443,10 @@ def reschedule(services: Services, payload: Mapping[str, Any]) -> dict[str, Any]
         key: old.get(key)
         for key in (
             "meeting_link", "source", "first_name", "last_name", "email", "answers", "consent_given",
-            "consent_text", "consent_time", "contact", "reference_doctype", "reference_name", "event",
+            "consent_text", "consent_time", "consent_type", "legal_basis", "consent_subscriptions",
+            "contact", "reference_doctype", "reference_name", "event",
             "provider", "provider_event_id", "ical_uid", "buffer_before", "buffer_after", "manage_token",
+            "video_provider", "video_url", "video_meeting_id",  # the same join link (Zoom meeting PATCHed)
         )
     }
     carried.update(
@@ -480,7 +469,7 @@ def reschedule(services: Services, payload: Mapping[str, Any]) -> dict[str, Any]
                     booking = _reserve_moved(services, link, slot, duration, carried, old)
                 if booking.get("event"):
                     timeline.move_meeting(services, booking["event"], booking["start"], booking["end"])
-                _after_change(services, booking, "rescheduled", manage_url(services, token))
+                _after_change(services, booking, "rescheduled", manage_url(services, token, link))
             break
         except TransactionConflict:
             # Two moves of different hosts' meetings can still deadlock on MariaDB (its

@@ -8,7 +8,10 @@
   (web_resource.py).
 - `GET /meetings/<slug>`, `GET /meetings/manage/<token>`: the booking page, the same
   template and context Frappe renders (meetings_addon/booking_page.py); 404 for an unknown
-  or unpublished link.
+  or unpublished link. A link with a custom domain answers 301 there from any other host;
+  `GET /meetings` on a custom domain answers 302 to its link (domains.py). X-Robots-Tag:
+  noindex, nofollow on a link kept out of search and on every manage page.
+- `GET /robots.txt`: the file MEETINGS_ROBOTS_TXT names, else `Disallow: /api/`.
 - `GET /assets/meetings_addon/<path>`: the app's public/ folder, where Frappe serves it
   (the page's script and stylesheet, embed.js). Versioned URLs (`?v=`) are cached for a
   year; others are revalidated (ETag). Nothing outside public/ is ever served.
@@ -41,7 +44,7 @@ from werkzeug.security import safe_join
 from werkzeug.utils import send_file
 from werkzeug.wrappers import Request, Response
 
-from ... import booking_page
+from ... import booking_page, domains
 from ...booking import service
 from ...connections.manage import HTTP_METHODS as ACCOUNT_METHODS
 from ...errors import DuplicateEntry, InvalidInput, InvalidRule, MeetingsError, NotFound
@@ -70,6 +73,7 @@ PAGE_CSP = ("default-src 'self'; img-src 'self' data: https:; style-src 'self' '
 # office NAT. A script, though, is held to 2 requests a second: too slow to scrape every
 # link's free/busy or flood a host with bookings, which is what the limit is for.
 DEFAULT_GUEST_RATE_LIMIT = 120
+DEFAULT_ROBOTS_TXT = "User-agent: *\nDisallow: /api/\n"
 
 # Frappe's names for the exceptions whose class names differ from Frappe's.
 EXC_TYPES = {
@@ -258,6 +262,8 @@ class MeetingsApp:
                 Rule("/assets/meetings_addon/<path:path>", endpoint="asset", methods=("GET", "HEAD")),
                 Rule("/meetings/manage/<path:token>", endpoint="manage_page", methods=("GET",)),
                 Rule("/meetings/<slug>", endpoint="link_page", methods=("GET",)),
+                Rule("/meetings", endpoint="domain_page", methods=("GET",)),
+                Rule("/robots.txt", endpoint="robots_txt", methods=("GET", "HEAD")),
             ],
             strict_slashes=False,
         )
@@ -450,12 +456,36 @@ class MeetingsApp:
 
     def on_link_page(self, request: Request, slug: str) -> Response:
         self._limit(request)
+        query = request.query_string.decode("latin-1")
+        target = domains.redirect_for_slug(self.services, slug, request.host, request.path, query)
+        if target:  # the link lives on its custom domain (domains.py)
+            return _redirect(target, 301)
         try:
             context = booking_page.booking_context(self.services, slug, **self._page_options(request))
         except NotFound as error:
             return self._not_found(request, error)
         response = self._page(200, context)
         response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+        if context["page"]["robots"]:
+            response.headers["X-Robots-Tag"] = context["page"]["robots"]
+        return response
+
+    def on_domain_page(self, request: Request) -> Response:
+        """/meetings on a link's custom domain: that link (domains.link_for_host)."""
+        self._limit(request)
+        slug = domains.link_for_host(self.services, request.host)
+        if slug is None:
+            return self._not_found(request, NotFound("No meeting link here: check the address you were given."))
+        query = request.query_string.decode("latin-1")
+        return _redirect(f"/meetings/{slug}" + (f"?{query}" if query else ""), 302)
+
+    def on_robots_txt(self, request: Request) -> Response:
+        """MEETINGS_ROBOTS_TXT (a file, as Frappe's robots_txt site setting), else the
+        default: crawl the pages, not the API. Each link's own choice is its X-Robots-Tag."""
+        path = os.environ.get("MEETINGS_ROBOTS_TXT", "").strip()
+        text = Path(path).read_text(encoding="utf-8") if path else DEFAULT_ROBOTS_TXT
+        response = Response(text, mimetype="text/plain")
+        response.headers["Cache-Control"] = "public, max-age=300"
         return response
 
     def on_manage_page(self, request: Request, token: str) -> Response:
@@ -466,9 +496,10 @@ class MeetingsApp:
             response = self._not_found(request, error)
         else:
             response = self._page(200, context)
-        # The token is in the address: keep it out of Referer headers and caches.
+        # The token is in the address: keep it out of Referer headers, caches and search.
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Robots-Tag"] = domains.NOINDEX
         return response
 
     # --- /assets/meetings_addon (Frappe serves the app's public/ folder there) ---
@@ -488,6 +519,14 @@ class MeetingsApp:
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Access-Control-Allow-Origin"] = "*"  # embed.js runs on other sites
         return response
+
+
+def _redirect(location: str, status: int) -> Response:
+    """A redirect as Frappe's RedirectPage sends it: not cached, so a link's domain can change."""
+    response = Response("", status=status)
+    response.headers["Location"] = location
+    response.headers["Cache-Control"] = "no-store, no-cache, must-revalidate"
+    return response
 
 
 def _public_file(path: str) -> Optional[Path]:

@@ -26,9 +26,11 @@ from typing import Any, Mapping, Optional
 
 from email_validator import EmailNotValidError, validate_email
 
-from ...booking import service
+from ... import conferencing
+from ...booking import consent, service
 from ...errors import InvalidInput, InvalidRule, MeetingsError, NotFound
-from ...links import validate_link_rules
+from ...domains import clean_custom_domain
+from ...links import validate_hosts, validate_link_rules
 from ...notifications.reminders import validate_reminders
 from ...ports import Services
 from ...scheduling.wallclock import parse_clock
@@ -126,6 +128,8 @@ def create_doc(services: Services, user: str, doctype: str, body: Mapping[str, A
     if doctype == BOOKING:
         return _create_booking(services, user, meta, body)
     values, passwords = clean(services, meta, body)
+    if doctype == LINK:  # before the JSON defaults, which would make consent_enabled look chosen
+        values.update(consent.new_link_defaults(values, consent.settings_of(services)))
     _apply_defaults(services, meta, values, user)
     owner = values.get(spec.owner_field)
     if not is_admin(user) and owner != user:
@@ -159,6 +163,8 @@ def update_doc(services: Services, user: str, doctype: str, name: str, body: Map
         raise PermissionDenied(f"Not permitted: {spec.owner_field} must stay yourself ({user})")
     if doctype == LINK:
         _check_link(services, merged, current)
+        if "custom_domain" in values:  # stored as _check_link tidied it
+            values["custom_domain"] = merged["custom_domain"]
     if doctype == WEBHOOK:
         _check_webhook(values)
     _check_mandatory(services, meta, merged)
@@ -486,7 +492,12 @@ def _check_link(services: Services, doc: dict, current: Optional[Mapping[str, An
     if not doc.get("timezone") and doc.get("host"):
         doc["timezone"] = services.store.get_value("User", {"name": doc["host"]}, "time_zone") or "UTC"
     validate_link_rules(doc)
+    validate_hosts(doc)
     validate_reminders(doc)
+    conferencing.validate_link(services, doc)
+    consent.validate_link(doc)
+    if "custom_domain" in doc:
+        doc["custom_domain"] = clean_custom_domain(doc["custom_domain"])
     if current is None and services.store.get_value(LINK, {"name": slug}, "name"):
         from ...errors import DuplicateEntry
 
@@ -519,6 +530,7 @@ def _create_booking(services: Services, user: str, meta: Meta, body: Mapping[str
         "email": body.get("email"),
         "answers": body.get("answers"),
         "consent": body.get("consent_given", body.get("consent")),
+        "subscriptions": body.get("consent_subscriptions", body.get("subscriptions")),
     }
     extra, _ = clean(services, meta, {k: body[k] for k in ("reference_doctype", "reference_name") if k in body})
     answer = service.book(services, payload)

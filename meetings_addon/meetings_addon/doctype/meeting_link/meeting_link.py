@@ -8,8 +8,10 @@ from frappe import _
 from frappe.model.document import Document
 from frappe.utils import get_system_timezone
 
+from meetings_addon.domains import clean_custom_domain
+from meetings_addon.booking.consent import new_link_defaults, validate_link as validate_consent_rules
 from meetings_addon.errors import InvalidRule
-from meetings_addon.links import validate_link_rules
+from meetings_addon.links import validate_hosts, validate_link_rules
 
 SLUG = re.compile(r"[a-z0-9-]{1,100}")
 QUESTION_FIELDNAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
@@ -77,6 +79,12 @@ class MeetingLink(Document):
         self.validate_questions()
         self.validate_reminders()
         self.validate_rules()
+        self.validate_consent()
+        self.validate_custom_domain()
+        self.validate_video_conferencing()
+
+    def before_insert(self):
+        self.apply_consent_defaults()
 
     def on_update(self):
         if self.is_default:
@@ -96,11 +104,10 @@ class MeetingLink(Document):
             )
 
     def validate_hosts(self):
-        seen = set()
-        for row in self.hosts:
-            if row.user in seen:
-                self.throw_on("hosts", _("row {0}: {1} is listed twice").format(row.idx, row.user))
-            seen.add(row.user)
+        try:
+            validate_hosts(self.as_dict())
+        except InvalidRule as error:
+            self.throw_on(error.field, error.reason)
 
     def validate_questions(self):
         seen = set()
@@ -149,6 +156,42 @@ class MeetingLink(Document):
     def validate_rules(self):
         try:
             validate_link_rules(self.as_dict())
+        except InvalidRule as error:
+            self.throw_on(error.field, error.reason)
+
+    def validate_custom_domain(self):
+        try:
+            self.custom_domain = clean_custom_domain(self.custom_domain)
+        except InvalidRule as error:
+            self.throw_on(error.field, error.reason)
+
+    def validate_video_conferencing(self):
+        if not getattr(self, "video_conferencing", None):
+            return  # nothing to check: no settings or calendars to read
+        from meetings_addon.conferencing import validate_link
+        from meetings_addon.hosts.frappe.services import services
+
+        try:
+            validate_link(services(), self.as_dict())
+        except InvalidRule as error:
+            self.throw_on(error.field, error.reason)
+
+    def apply_consent_defaults(self):
+        """A new link takes consent and its texts from Meetings Settings (booking/consent.py).
+        Frappe has already put the JSON defaults in: an unticked consent_enabled counts as not
+        chosen, so with GDPR on in the settings every new link starts with it on."""
+        values = self.as_dict()
+        if not self.consent_enabled:
+            values.update(consent_enabled=None, consent_type=None)
+        settings = frappe.get_cached_doc("Meetings Settings").as_dict()
+        changes = new_link_defaults(values, settings)
+        for row in changes.pop("subscriptions", []):
+            self.append("subscriptions", row)
+        self.update(changes)
+
+    def validate_consent(self):
+        try:
+            validate_consent_rules(self.as_dict())
         except InvalidRule as error:
             self.throw_on(error.field, error.reason)
 
