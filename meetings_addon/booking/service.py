@@ -214,7 +214,9 @@ def _reserve(services, link, slot, duration, fields: dict[str, Any], *, exclude=
     kind = link.get("meeting_type") or ONE_ON_ONE
     start, end = slot.start, slot.end
     if kind == GROUP:
-        attempts = [list(slot.hosts)]
+        # The link's owner organises (the event goes on their default calendar, the other
+        # hosts are its attendees) whatever their row in the hosts table.
+        attempts = [sorted(slot.hosts, key=lambda user: user != link.get("host"))]
     elif kind == ROUND_ROBIN:
         attempts = [[user] for user in _assignment_order(services, link, list(slot.hosts), fields)]
     else:

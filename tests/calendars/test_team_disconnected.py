@@ -140,3 +140,25 @@ def test_a_group_with_a_disconnected_host_takes_requests(services, google, kit, 
     services.jobs.drain(20)
     assert len(alerts(services)) == 1  # the owner hears which host's calendar is the cause
     assert "Bo Brown" in alerts(services)[0]["html"]
+
+
+def test_a_group_meeting_is_one_event_on_the_organisers_calendar_with_the_other_hosts_invited(services, google, kit, team):
+    """Listed second in the hosts table, the link's owner still organises: one event, on
+    the owner's default calendar, Bo and the visitor as attendees; nothing written to Bo's."""
+    kit.add_link(services, "duo", meeting_type="Group", hosts=[{"user": BO}, {"user": OWNER}])
+    monday = kit.next_monday()
+    google.add_event(BO, BO, at(monday, 10), at(monday, 10, 30))  # Bo busy: no group slot then
+    offered = starts(service.get_slots(services, week(kit, "duo")))
+    assert at(monday, 10).astimezone(timezone.utc) not in offered
+    assert at(monday, 9).astimezone(timezone.utc) in offered
+    answer = book(services, kit, at(monday, 9), "vera@client.example", slug="duo")
+    booking = services.store.get("Booking", answer["booking"])
+    assert booking["host"] == OWNER and booking["other_hosts"].splitlines() == [BO]
+    services.jobs.drain(20)
+    services.jobs.drain(20)  # a second run of every job changes nothing
+    (event,) = [e for e in google.events(OWNER, OWNER) if e.get("summary") != "Busy"]
+    assert sorted(a["email"] for a in event["attendees"]) == sorted(["vera@client.example", BO])
+    assert [e for e in google.events(BO, BO) if e.get("summary") != "Busy"] == []
+    assert len(google.matching("POST", "/events")) == 1  # one insert, whatever ran twice
+    # Both hosts are now busy at 09:00 for every link.
+    assert at(monday, 9).astimezone(timezone.utc) not in starts(service.get_slots(services, week(kit, "team")))
