@@ -44,6 +44,12 @@ def mark_failing(services: Services, connection: Mapping[str, Any], error: str, 
         if not doc.get("failing_since"):  # a new failure: team links' owners are told again
             services.store.update(CONNECTION, name, {"failing_since": services.clock.now()})
         slot_cache.invalidate(services)
+        from . import notify  # late: notify builds on this module
+
+        # Queued in the transaction that records the failure, whatever noticed it (a page
+        # view of another link, a sync, a booking): the owners hear of it without waiting
+        # for a view of their own link.
+        notify.alert_team_link_owners(services, doc.get("user"))
     return changed
 
 

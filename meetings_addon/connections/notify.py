@@ -218,8 +218,9 @@ def alert_link_owner(services: Services, link: Mapping[str, Any], hosts: list[st
     one email to the link's owner per failing connection and failure. Page views call it
     on every view: the job id keeps one job queued at a time, the job marks the cache
     once the email is out so later views queue nothing, and the sent-log makes the email
-    go out once whatever the cache holds. (On Frappe a job queued during a GET goes out
-    when the request commits, i.e. with the view that marks the failure, or a booking.)"""
+    go out once whatever the cache holds. health.mark_failing also calls it (through
+    alert_team_link_owners) in the transaction that records a new failure, so on Frappe,
+    where a GET that writes nothing commits nothing, the alert never waits for a view.)"""
     if not link.get("name") or not link.get("host") or services.mailer is None:
         return
     store, cache = services.store, services.cache
@@ -233,6 +234,20 @@ def alert_link_owner(services: Services, link: Mapping[str, Any], hosts: list[st
             if cache is not None and cache.get(flag):
                 continue
             services.jobs.enqueue(OWNER_ALERT_JOB, job_id=f"owner-alert:{key}", link=link["name"], connection=connection["name"])
+
+
+def alert_team_link_owners(services: Services, user: Optional[str]) -> None:
+    """A calendar of `user` just started failing: alert the owner of every published team
+    link (round robin or group) that `user` hosts."""
+    if not user or services.mailer is None:
+        return
+    rows = services.store.list(
+        LINK, {"meeting_type": ["in", ["Round Robin", "Group"]], "published": 1}, fields=("name",)
+    )
+    for row in rows:
+        link = services.store.get(LINK, row["name"])
+        if link and user in [host.get("user") for host in link.get("hosts") or []]:
+            alert_link_owner(services, link, [user])
 
 
 def send_owner_alert(services: Services, link: str, connection: str) -> bool:

@@ -90,6 +90,16 @@ STRINGS: dict[str, dict[str, str]] = {
         "To reschedule or cancel, use the link in your confirmation email.":
             "Pour changer l’horaire ou annuler, utilisez le lien de votre e-mail de confirmation.",
         "Open the booking page": "Ouvrir la page de réservation",
+        "{0}: {1}'s calendar {2} is disconnected": "{0} : le calendrier {2} de {1} est déconnecté",
+        "{0}'s calendar is disconnected": "Le calendrier de {0} est déconnecté",
+        "Visitors can only request meetings on {0} until it is reconnected: a group meeting needs every host.": "Les visiteurs ne peuvent que demander un rendez-vous sur {0} jusqu'à sa reconnexion : une réunion de groupe a besoin de tous les hôtes.",
+        "{0} gets no meetings from {1} until it is reconnected: the other hosts take them, so no one is double-booked.": "{0} ne reçoit plus de rendez-vous de {1} jusqu'à la reconnexion : les autres hôtes les prennent, personne n'est réservé deux fois.",
+        "Host": "Hôte",
+        "Calendar": "Calendrier",
+        "Since": "Depuis",
+        "Ask the host to reconnect the calendar, or to remove the failing one, in their calendar settings.": "Demandez à l'hôte de reconnecter le calendrier, ou de retirer celui qui échoue, dans ses paramètres de calendrier.",
+        "Open the calendar connection": "Ouvrir la connexion du calendrier",
+        "You get this email once per failure.": "Vous recevez cet e-mail une fois par panne.",
     },
     "pt": {
         "Confirmed: {0}": "Confirmado: {0}",
@@ -151,6 +161,16 @@ STRINGS: dict[str, dict[str, str]] = {
         "To reschedule or cancel, use the link in your confirmation email.":
             "Para reagendar ou cancelar, use a ligação do seu e-mail de confirmação.",
         "Open the booking page": "Abrir a página de marcação",
+        "{0}: {1}'s calendar {2} is disconnected": "{0}: o calendário {2} de {1} está desligado",
+        "{0}'s calendar is disconnected": "O calendário de {0} está desligado",
+        "Visitors can only request meetings on {0} until it is reconnected: a group meeting needs every host.": "Os visitantes só podem pedir reuniões em {0} até ser religado: uma reunião de grupo precisa de todos os anfitriões.",
+        "{0} gets no meetings from {1} until it is reconnected: the other hosts take them, so no one is double-booked.": "{0} não recebe reuniões de {1} até ser religado: os outros anfitriões recebem-nas, ninguém fica com marcações duplas.",
+        "Host": "Anfitrião",
+        "Calendar": "Calendário",
+        "Since": "Desde",
+        "Ask the host to reconnect the calendar, or to remove the failing one, in their calendar settings.": "Peça ao anfitrião que volte a ligar o calendário, ou que retire o que falha, nas definições de calendário.",
+        "Open the calendar connection": "Abrir a ligação do calendário",
+        "You get this email once per failure.": "Recebe este e-mail uma vez por falha.",
     },
 }
 

@@ -57,8 +57,10 @@ def book(services, kit, start, email, slug="team"):
                                    "timezone": "America/New_York"})
 
 
-def alerts(services):
-    return [mail for mail in services.mailer.sent if "is disconnected" in mail["subject"] and mail["to"] == [OWNER]]
+def alerts(services, slug=None):
+    """The owner's alerts (of one link, when `slug` is given: one alert per team link)."""
+    return [mail for mail in services.mailer.sent if "is disconnected" in mail["subject"] and mail["to"] == [OWNER]
+            and (slug is None or mail["reference"] == ("Meeting Link", slug))]
 
 
 @pytest.fixture
@@ -99,13 +101,13 @@ def test_round_robin_books_the_healthy_host_and_tells_the_owner_once(services, g
     assert hosts == [OWNER] * 4  # Bo would have had every other one
     services.jobs.drain(20)
 
-    sent = alerts(services)
+    sent = alerts(services, "team")
     assert len(sent) == 1, [m["subject"] for m in services.mailer.sent]
     assert "Bo Brown" in sent[0]["subject"] and "Bo Brown" in sent[0]["html"]
     assert BO in sent[0]["html"] and "invalid_grant" in sent[0]["html"]
     assert service.get_link(services, "team")["mode"] == "book"
     services.jobs.drain(20)
-    assert len(alerts(services)) == 1  # still once
+    assert len(alerts(services, "team")) == 1  # still once
 
     connect(services, google, kit, BO)  # Bo reconnects
     answer = book(services, kit, at(monday, 15), "back@client.example")
@@ -115,7 +117,7 @@ def test_round_robin_books_the_healthy_host_and_tells_the_owner_once(services, g
     google.revoke(BO)  # a new failure: a new alert
     assert service.get_link(services, "team")["mode"] == "book"
     services.jobs.drain(20)
-    assert len(alerts(services)) == 2
+    assert len(alerts(services, "team")) == 2
 
 
 def test_round_robin_with_every_host_disconnected_takes_requests(services, google, kit, team):
@@ -138,8 +140,8 @@ def test_a_group_with_a_disconnected_host_takes_requests(services, google, kit, 
     saved = services.store.get("Booking", answer["booking"])
     assert saved["status"] == "Requested" and saved["email"] == "vera@client.example"
     services.jobs.drain(20)
-    assert len(alerts(services)) == 1  # the owner hears which host's calendar is the cause
-    assert "Bo Brown" in alerts(services)[0]["html"]
+    assert len(alerts(services, "crew")) == 1  # the owner hears which host's calendar is the cause
+    assert "Bo Brown" in alerts(services, "crew")[0]["html"]
 
 
 def test_a_group_meeting_is_one_event_on_the_organisers_calendar_with_the_other_hosts_invited(services, google, kit, team):
@@ -162,3 +164,20 @@ def test_a_group_meeting_is_one_event_on_the_organisers_calendar_with_the_other_
     assert len(google.matching("POST", "/events")) == 1  # one insert, whatever ran twice
     # Both hosts are now busy at 09:00 for every link.
     assert at(monday, 9).astimezone(timezone.utc) not in starts(service.get_slots(services, week(kit, "team")))
+
+
+def test_the_owner_is_told_when_the_failure_is_noticed_anywhere_else(services, google, kit, team):
+    """Bo's own one-on-one page notices the revoked token: the team links' owner is
+    alerted from that, with no view of the team links at all."""
+    kit.add_link(services, "bo-solo", host=BO)
+    services.store.update("User", OWNER, {"language": "fr"})  # the owner reads French
+    google.revoke(BO)
+    assert service.get_slots(services, week(kit, "bo-solo"))["mode"] == "request"
+    services.jobs.drain(20)
+    sent = [mail for mail in services.mailer.sent if mail["to"] == [OWNER]]
+    # One per team link Bo hosts (round robin "team", group "crew"), each naming Bo, in French.
+    assert len(sent) == 2 and all("le calendrier" in m["subject"] and "Bo Brown" in m["subject"] for m in sent)
+    assert all("Ouvrir la connexion du calendrier" in m["html"] for m in sent)
+    assert service.get_link(services, "team")["mode"] == "book"
+    services.jobs.drain(20)
+    assert len([m for m in services.mailer.sent if m["to"] == [OWNER]]) == 2  # the link's own views add nothing
