@@ -43,6 +43,12 @@ class Store(Protocol):
         on the host rows, not this read, is what keeps two reservations apart.
         """
 
+    def count_by(
+        self, doctype: str, filters: Optional[Filters], field: str, latest: str = "creation"
+    ) -> dict[Any, tuple[int, Any]]:
+        """{value of `field`: (how many matching rows, the largest `latest` among them)}:
+        one grouped query, however many rows match."""
+
     def insert(self, doctype: str, doc: Mapping[str, Any]) -> Doc:
         """Insert with child tables; returns the stored doc (with its name)."""
 

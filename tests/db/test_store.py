@@ -198,6 +198,21 @@ def test_list_order_by_limit_and_fields(store, bookings):
 # --- Types -----------------------------------------------------------------------------
 
 
+def test_count_by_groups_matching_rows_with_their_latest_value(store):
+    starts = [datetime(2030, 1, 8, 9, 0, tzinfo=UTC) + timedelta(hours=i) for i in range(5)]
+    hosts = ["a@example.com", "b@example.com", "a@example.com", "a@example.com", "b@example.com"]
+    statuses = ["Confirmed", "Confirmed", "Confirmed", "Cancelled", "Confirmed"]
+    for i, (start, host, status) in enumerate(zip(starts, hosts, statuses)):
+        store.insert("Booking", booking_doc(name=f"g{i}", host=host, status=status, start=start,
+                                            end=start + timedelta(minutes=30)))
+    counted = store.count_by("Booking", {"status": "Confirmed", "start": [">=", starts[1]]}, "host", latest="start")
+    assert counted == {"a@example.com": (1, starts[2]), "b@example.com": (2, starts[4])}
+    assert counted["a@example.com"][1].tzinfo is not None  # aware UTC, as every read
+    assert store.count_by("Booking", {"host": "nobody@example.com"}, "host") == {}
+    with pytest.raises(InvalidInput):
+        store.count_by("Booking", None, "no_such_field")
+
+
 def test_datetimes_round_trip_as_aware_utc(store):
     new_york = datetime(2030, 3, 10, 1, 59, 30, 123456, tzinfo=ZoneInfo("America/New_York"))
     tokyo = datetime(2030, 3, 10, 23, 0, tzinfo=ZoneInfo("Asia/Kolkata"))  # +05:30

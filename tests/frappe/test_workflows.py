@@ -48,6 +48,16 @@ class Receiver:
         self.server.server_close()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_caches(site):
+    """Notifications and webhooks are cached per doctype; a test's rolled-back ones must
+    not outlive it."""
+    yield
+    frappe.db.rollback()
+    frappe.cache.hdel("notifications", "Booking")
+    frappe.cache.delete_value("webhooks")
+
+
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     server = Receiver()
@@ -104,7 +114,7 @@ def test_frappe_webhooks_fire_on_booked_rescheduled_and_cancelled(services, link
     for event, condition in (("after_insert", "not doc.rescheduled_from"), ("after_insert", "doc.rescheduled_from"),
                              ("on_update", "doc.status == 'Cancelled'")):
         hook = frappe.get_doc({
-            "doctype": "Webhook", "webhook_doctype": "Booking", "webhook_docevent": event, "condition": condition,
+            "doctype": "Webhook", "name": f"Meetings test {event} {len(names)}", "webhook_doctype": "Booking", "webhook_docevent": event, "condition": condition,
             "request_url": f"{receiver.url}/{event}/{len(names)}", "request_method": "POST",
             "request_structure": "JSON", "webhook_json": '{"booking": "{{ doc.name }}", "status": "{{ doc.status }}"}',
             "enabled": 1,

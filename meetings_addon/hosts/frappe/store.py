@@ -414,6 +414,25 @@ class FrappeStore:
             return value if isinstance(value, str) else json.dumps(value, default=str)
         return value
 
+    def count_by(
+        self, doctype: str, filters: Optional[Mapping[str, Any]], field: str, latest: str = "creation"
+    ) -> dict[Any, tuple[int, Any]]:
+        meta = self.meta(doctype)
+        columns = self._columns(meta)
+        for fieldname in (field, latest):
+            if fieldname not in columns:
+                raise InvalidInput("fields", f"{doctype} has no field {fieldname!r}")
+        table = f"`tab{meta.name}`"
+        rows = frappe.get_all(
+            doctype,
+            filters=self._filters(meta, filters or {}),
+            fields=[f"{table}.`{field}` as grouped", "count(*) as n", f"max({table}.`{latest}`) as latest"],
+            group_by=f"{table}.`{field}`",
+            order_by=None,
+            limit_page_length=0,
+        )
+        return {row.grouped: (int(row.n), self._out(meta, {latest: row.latest})[latest]) for row in rows}
+
     def _out(self, meta, row: Mapping[str, Any]) -> dict[str, Any]:
         fields = self._fields(meta)
         tables = self._tables(meta)

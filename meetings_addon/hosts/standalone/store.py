@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Iterator, Mapping, Optional, Sequence
 
-from sqlalchemy import and_, create_engine, delete, event, insert, or_, select, update
+from sqlalchemy import and_, create_engine, delete, event, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -266,6 +266,24 @@ class SQLStore:
         # SQLite's single writer), so no row locks are taken; see the module docstring.
         with self._connection() as connection:
             return [self._out(meta, row) for row in connection.execute(query).mappings()]
+
+    def count_by(
+        self, doctype: str, filters: Optional[Mapping[str, Any]], field: str, latest: str = "creation"
+    ) -> dict[Any, tuple[int, Any]]:
+        meta = self.meta(doctype)
+        table = self._table(doctype)
+        for fieldname in (field, latest):
+            if fieldname not in table.c:
+                raise InvalidInput("fields", f"{doctype} has no field {fieldname!r}")
+        # max() keeps the column's type, so datetimes come back as datetimes on SQLite too.
+        query = (
+            select(table.c[field], func.count().label("n"), func.max(table.c[latest]).label(latest))
+            .where(*self._where(meta, table, filters or {}))
+            .group_by(table.c[field])
+        )
+        with self._connection() as connection:
+            rows = connection.execute(query).mappings().all()
+        return {row[field]: (int(row["n"]), self._out(meta, {latest: row[latest]})[latest]) for row in rows}
 
     def _where(self, meta: Meta, table, filters: Mapping[str, Any]):
         types = meta.columns()
