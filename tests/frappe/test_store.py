@@ -298,3 +298,16 @@ class _either:
     def __exit__(self, kind, error, _tb):
         self.outcome = "conflict" if isinstance(error, TransactionConflict) else ("ok" if error is None else None)
         return isinstance(error, TransactionConflict)
+
+
+def test_count_by_groups_with_the_latest_value(site):
+    store = FrappeStore()
+    start = datetime(2031, 5, 6, 8, 0, tzinfo=timezone.utc)
+    link = f"cb-{frappe.generate_hash(length=6)}"
+    for i, host in enumerate(["Administrator", "Guest", "Administrator"]):
+        store.insert("Booking", {"host": host, "status": "Confirmed",
+                                 "start": start + timedelta(hours=i), "end": start + timedelta(hours=i, minutes=30),
+                                 "duration": 30, "email": f"{link}-{i}@example.org", "first_name": "C",
+                                 "timezone": "UTC"})
+    counted = store.count_by("Booking", {"email": ["like", f"{link}-%"]}, "host", latest="start")
+    assert counted == {"Administrator": (2, start + timedelta(hours=2)), "Guest": (1, start + timedelta(hours=1))}

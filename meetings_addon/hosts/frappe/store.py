@@ -422,12 +422,13 @@ class FrappeStore:
         for fieldname in (field, latest):
             if fieldname not in columns:
                 raise InvalidInput("fields", f"{doctype} has no field {fieldname!r}")
-        table = f"`tab{meta.name}`"
+        # Plain column names: Frappe's query builder reads a `tab...` inside max() as
+        # another table to join.
         rows = frappe.get_all(
             doctype,
             filters=self._filters(meta, filters or {}),
-            fields=[f"{table}.`{field}` as grouped", "count(*) as n", f"max({table}.`{latest}`) as latest"],
-            group_by=f"{table}.`{field}`",
+            fields=[f"`{field}` as grouped", "count(*) as n", f"max(`{latest}`) as latest"],
+            group_by=f"`{field}`",
             order_by=None,
             limit_page_length=0,
         )
