@@ -4,7 +4,7 @@ from setuptools import find_packages, setup
 # Inside a bench, Frappe provides itself; `[standalone]` brings the embedded host.
 setup(
     name="meetings_addon",
-    version="0.1.0",
+    version="0.2.0",
     description="Meeting links, calendar sync and CRM timelines for Frappe CRM, and standalone",
     author="meetings_addon developers",
     license="MIT",
