@@ -34,21 +34,6 @@ def outbox(tmp_path, monkeypatch):
     return folder
 
 
-@pytest.fixture
-def zoom(test_ca, ca_bundle, monkeypatch):
-    from tests.emulators.zoom import ZoomEmulator
-
-    _, cert, key = test_ca
-    emulator = ZoomEmulator(cert, key).start()
-    monkeypatch.setenv("MEETINGS_ZOOM_OAUTH_URL", emulator.url)
-    monkeypatch.setenv("MEETINGS_ZOOM_API_URL", emulator.api_url)
-    monkeypatch.setenv("MEETINGS_ZOOM_ACCOUNT_ID", emulator.account_id)
-    monkeypatch.setenv("MEETINGS_ZOOM_CLIENT_ID", emulator.client_id)
-    monkeypatch.setenv("MEETINGS_ZOOM_CLIENT_SECRET", emulator.client_secret)
-    yield emulator
-    emulator.stop()
-
-
 # --- helpers -------------------------------------------------------------------------------
 
 
