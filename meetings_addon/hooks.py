@@ -63,8 +63,8 @@ scheduler_events = {
             "meetings_addon.hosts.frappe.jobs.enqueue_due_retries",
             # Calendar sync's fallback to push: queues the calendars due per Meetings Settings.sync_interval.
             "meetings_addon.hosts.frappe.jobs.poll_calendar_sync",
-            # Reminder emails that are due (notifications/reminders.py).
-            "meetings_addon.hosts.frappe.jobs.send_due_reminders",
+            # Reminder emails that are due, one job each (notifications/reminders.py).
+            "meetings_addon.hosts.frappe.jobs.queue_due_reminders",
         ],
     },
     # Push channels (Google watch, Graph subscriptions): opened, renewed before they expire.

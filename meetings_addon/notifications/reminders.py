@@ -5,9 +5,9 @@ Per Meeting Link: `reminders_enabled` turns them on or off; the `reminders` tabl
 else DEFAULT_OFFSETS (3 days and 1 hour before); `reminder_include_description` adds the
 invitation description.
 
-Nothing is scheduled ahead: `send_due_reminders` is a poll job (every minute: Frappe's
+Nothing is scheduled ahead: `queue_due_reminders` is a poll (every minute: Frappe's
 scheduler, hooks.py; standalone: the SyncScheduler thread, or `meetings reminders` from
-cron). It reads the Confirmed bookings starting within the next `horizon` (the largest
+cron) that queues one `send_reminder` job per reminder due. It reads the Confirmed bookings starting within the next `horizon` (the largest
 offset in use), and for each the reminder that is due: the one with the smallest offset
 whose instant (start - offset) has passed, before the meeting starts. So
 - a rescheduled meeting is a new booking (the old one is Rescheduled) with a new start:
@@ -16,8 +16,9 @@ whose instant (start - offset) has passed, before the meeting starts. So
 - a reminder whose instant had already passed when the booking was made (booked two
   days ahead: no "3 days before" one) is not sent, and when the poll was down long
   enough for two reminders to fall due, only the nearer one goes out;
-- each reminder goes through jobs.send_once with the sent-log key (booking, start,
-  offset, recipient): two polls at once, or a retried one, never send it twice; the
+- each reminder's job checks the booking again (still Confirmed, same start) and goes
+  through jobs.send_once with the sent-log key (booking, start, offset, recipient): two
+  polls at once, a retried job or a worker that died mid-send never send it twice; the
   claim row is written before the mailer is called.
 
 The invitee reads it in the link's language and the zone they booked from. The manage
@@ -104,8 +105,14 @@ def sent_key(booking: str, start: datetime, minutes: int, recipient: str) -> str
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def send_due_reminders(services: Services) -> int:
-    """The poll job: send the reminders that are due. Returns how many went out."""
+SEND_JOB = "meetings_addon.notifications.reminders.send_reminder"
+
+
+def queue_due_reminders(services: Services) -> int:
+    """The poll: queue one job per reminder that is due (RQ on Frappe and on the
+    standalone host with Redis, the in-process runner otherwise). Returns how many it
+    queued; a reminder already sent is queued again only until its job finds it in the
+    sent-log, and its job id keeps one queued at a time."""
     if services.mailer is None:
         return 0
     now = services.clock.now()
@@ -116,27 +123,41 @@ def send_due_reminders(services: Services) -> int:
         order_by="start asc",
     )
     links: dict[str, Optional[dict]] = {}
-    sent = 0
+    queued = 0
     for row in candidates:
         name = row["meeting_link"]
         if name not in links:
             links[name] = services.store.get(LINK, name)
         link = links[name]
-        if not link or due_offset(link, row, now) is None:
-            continue
-        booking = services.store.get(BOOKING, row["name"])
-        if not booking or booking.get("status") != "Confirmed":
-            continue
-        minutes = due_offset(link, booking, now)
+        minutes = due_offset(link, row, now) if link else None
         if minutes is None:
             continue
-        meeting = load(services, booking, link)
-        try:
-            if jobs.send_once(services, reminder_email(services, meeting, minutes, now=now)):
-                sent += 1
-        except jobs.EmailInFlight:
-            continue  # another poll is sending it
-    return sent
+        start = _aware(row["start"])
+        services.jobs.enqueue(
+            SEND_JOB,
+            job_id=f"reminder:{row['name']}:{minutes}:{int(start.timestamp())}",
+            booking=row["name"],
+            minutes=minutes,
+            start=start.isoformat(),
+        )
+        queued += 1
+    return queued
+
+
+def send_reminder(services: Services, booking: str, minutes: int, start: str) -> bool:
+    """The job: send one reminder, once (the sent-log), unless the meeting was cancelled
+    or moved since the poll queued it. True when this run sent it."""
+    if services.mailer is None:
+        return False
+    doc = services.store.get(BOOKING, booking)
+    if not doc or doc.get("status") != "Confirmed" or _aware(doc.get("start")) != datetime.fromisoformat(start):
+        return False
+    link = services.store.get(LINK, doc.get("meeting_link"))
+    if not link or int(minutes) not in offsets(link):
+        return False  # the link's reminders changed meanwhile
+    meeting = load(services, doc, link)
+    # EmailInFlight (another run is sending it) propagates: the runner retries later.
+    return jobs.send_once(services, reminder_email(services, meeting, int(minutes), now=services.clock.now()))
 
 
 def _aware(moment: Any) -> Optional[datetime]:

@@ -13,10 +13,10 @@ from meetings_addon.booking import service  # noqa: E402
 from tests.frappe.conftest import next_day, visitor_email  # noqa: E402
 from tests.frappe.test_emails import ensure_outgoing  # noqa: E402
 
-HOOK = "meetings_addon.hosts.frappe.jobs.send_due_reminders"
+HOOK = "meetings_addon.hosts.frappe.jobs.queue_due_reminders"
 
 
-def test_the_scheduler_hook_sends_a_due_reminder_once(services, link):
+def test_the_scheduler_hook_queues_a_due_reminder_and_its_job_sends_it_once(services, link, monkeypatch):
     from frappe.utils import add_to_date, now_datetime
 
     assert HOOK in frappe.get_hooks("scheduler_events")["cron"]["* * * * *"]
@@ -30,14 +30,27 @@ def test_the_scheduler_hook_sends_a_due_reminder_once(services, link):
     # Booked four days ago: the 3-days-before reminder is due now.
     frappe.db.set_value("Booking", answer["booking"], "creation", add_to_date(now_datetime(), days=-4),
                         update_modified=False)
-    run = frappe.get_attr(HOOK)
-    assert run() >= 1
+    from meetings_addon.hosts.frappe import jobs
+    from meetings_addon.hosts.frappe.services import FrappeJobs
+
+    queued = []
+    monkeypatch.setattr(FrappeJobs, "enqueue", lambda self, method, job_id=None, **kw: queued.append((method, kw)))
+    poll = frappe.get_attr(HOOK)
+    assert poll() >= 1
+    mine = [(method, kw) for method, kw in queued if kw.get("booking") == answer["booking"]]
+    assert [method for method, _ in mine] == ["meetings_addon.notifications.reminders.send_reminder"]
+    assert frappe.get_all("Email Queue", {"reference_name": answer["booking"], "message": ["like", "%Reminder%"]}) == []
+
+    def run():  # what a worker does with the queued job
+        jobs.run(*mine[0])
+
+    run()
     queued = frappe.get_all("Email Queue", {"reference_doctype": "Booking", "reference_name": answer["booking"]},
                             ["name", "message"])
     reminders = [q for q in queued if "Reminder" in q.message]
     assert len(reminders) == 1
     assert frappe.get_all("Email Queue Recipient", {"parent": reminders[0].name}, pluck="recipient") == [email]
-    run()  # the next minute: nothing again
+    run()  # the job again (a retry, a second worker): nothing more
     again = frappe.get_all("Email Queue", {"reference_doctype": "Booking", "reference_name": answer["booking"]},
                            pluck="message")
     assert sum("Reminder" in m for m in again) == 1

@@ -12,7 +12,7 @@ import pytest
 from meetings_addon.errors import InvalidInput
 from meetings_addon.hosts.standalone import web_resource
 from meetings_addon.notifications import reminders
-from meetings_addon.notifications.reminders import preview_reminder, send_due_reminders
+from meetings_addon.notifications.reminders import preview_reminder, queue_due_reminders, send_reminder
 
 from .conftest import GUEST, HOST, token_of
 
@@ -38,10 +38,16 @@ def reminders_to(scene, address: str = GUEST):
     return [e for e in scene.sent_to(address) if e.subject.startswith(("Reminder:", "Rappel :"))]
 
 
+def all_reminders(scene) -> list:
+    return [e for e in scene.sent() if e.subject.startswith(("Reminder:", "Rappel :", "Lembrete:"))]
+
+
 def run(scene) -> int:
-    sent = send_due_reminders(scene.services)
+    """A poll, then its jobs: how many reminder emails went out."""
+    before = len(all_reminders(scene))
+    queue_due_reminders(scene.services)
     scene.drain()
-    return sent
+    return len(all_reminders(scene)) - before
 
 
 def booked(scene, start, **link_fields):
@@ -158,10 +164,16 @@ def test_cancel_drops_the_reminders(scene, clock):
 
 def test_two_runs_at_once_and_a_late_poll_send_each_reminder_once(scene, clock):
     start = scene.at(10, days=7)
-    booked(scene, start)
+    answer, _ = booked(scene, start)
     clock.at(start - timedelta(minutes=30))  # the poll was down: both are due, the nearer goes
-    assert run(scene) == 1
+    assert queue_due_reminders(scene.services) == 1
+    assert queue_due_reminders(scene.services) == 1  # queued again: its job id keeps it once
+    scene.drain()
     assert run(scene) == 0
+    # Two workers running the same job: the sent-log lets one send it.
+    again = [send_reminder(scene.services, answer["booking"], 60, start.astimezone(timezone.utc).isoformat())
+             for _ in range(2)]
+    assert again == [False, False]
     sent = reminders_to(scene)
     assert len(sent) == 1 and "in 1 hour" in sent[0].html
     rows = scene.services.store.list("Meetings Email Log", {"kind": "invitee:reminder"}, fields=("key", "sent_on"))
@@ -228,3 +240,22 @@ def test_preview_in_the_links_language_or_another(scene, clock):
     assert subject.startswith("Rappel : ") and "Hana Host" in html
     subject, html = preview_reminder(scene.services, "hana-30", "pt")
     assert subject.startswith("Lembrete: ")
+
+
+def test_a_reminder_is_a_job_retried_until_the_mail_server_answers(scene, clock):
+    """The poll only queues; the job is retried by the runner (RQ or in-process) while the
+    mail server is down, and the reminder still goes out once."""
+    from tests.notifications.test_jobs import FlakyMailer, quick_retries
+
+    start = scene.at(10, days=7)
+    booked(scene, start)
+    scene.drain()
+    quick_retries(scene.services)
+    flaky = FlakyMailer(scene.services.mailer, failures=2)
+    scene.services.mailer = flaky
+    clock.at(start - timedelta(minutes=60))
+    assert queue_due_reminders(scene.services) == 1  # queued, not sent by the poll
+    scene.drain()
+    assert flaky.calls == 3  # two failures, then sent
+    assert len(reminders_to(scene)) == 1
+    assert run(scene) == 0

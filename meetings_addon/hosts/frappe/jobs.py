@@ -195,12 +195,12 @@ def poll_calendar_sync() -> int:
     return poll(services())
 
 
-def send_due_reminders() -> int:
-    """Send the reminder emails that are due (Frappe's scheduler, every minute)."""
+def queue_due_reminders() -> int:
+    """Queue the reminder emails that are due, one job each (Frappe's scheduler, every minute)."""
     from ..frappe.services import services
-    from ...notifications.reminders import send_due_reminders as send
+    from ...notifications.reminders import queue_due_reminders as queue
 
-    return send(services())
+    return queue(services())
 
 
 def ensure_sync_channels() -> int:

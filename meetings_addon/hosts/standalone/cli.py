@@ -280,13 +280,14 @@ def cmd_sync(args) -> int:
 
 
 def cmd_reminders(args) -> int:
-    """Send the reminder emails that are due, once (for cron, without `meetings serve`)."""
-    from ...notifications.reminders import send_due_reminders
+    """Send the reminder emails that are due, once (for cron, without `meetings serve`):
+    one job each, run before the command exits (or by `meetings worker` with Redis)."""
+    from ...notifications.reminders import queue_due_reminders
 
     services = _services(args)
-    sent = send_due_reminders(services)
-    _drain(services, 10)
-    print(f"{sent} reminder(s) sent")
+    due = queue_due_reminders(services)
+    _drain(services, 30)
+    print(f"{due} reminder(s) due (each is sent once)")
     return 0
 
 

@@ -2,7 +2,7 @@
 
 Every Meetings Settings.sync_interval minutes it queues the due calendar syncs
 (sync.jobs.poll, the fallback to push); every minute it sends the reminder emails that
-are due (notifications.reminders.send_due_reminders); every hour it opens or renews the push channels
+are due (notifications.reminders.queue_due_reminders: one job each); every hour it opens or renews the push channels
 (sync.channels.ensure_channels). Without `meetings serve` (or with RQ workers elsewhere),
 run `meetings sync` and `meetings reminders` from cron instead. `stop()` ends it (serve does on exit).
 """
@@ -59,9 +59,9 @@ class SyncScheduler:
         if not self.last_reminders or now - self.last_reminders >= REMINDERS_EVERY:
             self.last_reminders = now
             try:
-                from ...notifications.reminders import send_due_reminders
+                from ...notifications.reminders import queue_due_reminders
 
-                send_due_reminders(self.services)
+                queue_due_reminders(self.services)
             except Exception:  # noqa: BLE001 - the sync below still runs; the next tick retries
                 log.warning("reminder emails failed", exc_info=True)
         if not self.last_channels or now - self.last_channels >= self.channels_every:
