@@ -445,7 +445,7 @@ def booking_context(services: Services, slug: Any, *, lang: Any = None, embed: b
         consent=_consent(facts, translate),
     )
     link = service.published_link(services, facts["link"])
-    if link.get("custom_domain"):  # shared and embedded at its custom domain's address
+    if domains.custom_domain(services, link):  # shared and embedded at its custom domain's address
         page["page_url"] = domains.page_url(services, link)
     page.update(canonical_url=page["page_url"], robots=domains.robots(link))
     page["config_json"] = _config(

@@ -38,6 +38,8 @@ def page(domain_browser):
 
 @pytest.fixture
 def on_domain(site):
+    # Connected by the administrator (Meetings Settings > Custom Domains), then chosen for the link.
+    site.services.store.update("Meetings Settings", "Meetings Settings", {"custom_domains": DOMAIN})
     site.services.store.update("Meeting Link", "quick", {"custom_domain": DOMAIN})
     return f"http://{DOMAIN}:{site.httpd.server_port}"
 
@@ -75,3 +77,12 @@ def test_the_site_address_takes_the_browser_to_the_custom_domain(site, page, on_
     [moved] = followed
     assert moved.url == f"https://{DOMAIN}/meetings/quick?lang=fr"
     assert moved.redirected_from.url == f"{site.url}/meetings/quick?lang=fr"
+
+
+def test_a_disconnected_domain_leaves_the_page_where_it_is(site, page, on_domain):
+    site.services.store.update("Meetings Settings", "Meetings Settings", {"custom_domains": "other.example.test"})
+    page.goto(f"{site.url}/meetings/quick")
+    assert page.url == f"{site.url}/meetings/quick"  # no redirect to a domain the site no longer serves
+    assert page.inner_text("h1") == "Quick call"
+    assert page.get_attribute('link[rel="canonical"]', "href") == f"{site.url}/meetings/quick"
+    assert page.errors == []

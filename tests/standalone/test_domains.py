@@ -1,6 +1,8 @@
 """Domains and search engines (meetings_addon/domains.py) through the standalone server:
-the Host header each request carries decides where a link's page answers, a slug is one
-link on every domain, and a link can be kept out of search engines."""
+the Administrator connects the site's domains (Meetings Settings > Custom Domains), a
+link may use one of them, the Host header each request carries decides where a link's
+page answers, a slug is one link on every domain, and a link can be kept out of search
+engines."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ import re
 import pytest
 
 DOMAIN = "meet.example.test"
+CONNECTED = (DOMAIN, "other.example.test", "Bücher.example")  # what the Administrator lists
+SETTINGS = "Meetings%20Settings/Meetings%20Settings"
 
 
 class Mailbox:
@@ -35,8 +39,19 @@ def meta_robots(html: str):
 
 
 @pytest.fixture
-def token(h):
+def admin(h):
+    return h.add_host("Administrator", tz="UTC", name="Administrator")
+
+
+@pytest.fixture
+def token(h, server, admin):
+    assert connect(server, admin, *CONNECTED).status_code == 200
     return h.add_host()
+
+
+def connect(server, admin, *domains):
+    """The Administrator's list of the site's domains (Meetings Settings > Custom Domains)."""
+    return server.resource("PUT", SETTINGS, admin, json={"custom_domains": "\n".join(domains)})
 
 
 def create_link(server, token, slug, **fields):
@@ -183,3 +198,115 @@ def test_emails_and_answers_use_the_custom_domain(h, server, services, token):
     services.jobs.drain(10)
     cancelled = [html for recipients, subject, html, attachments in services.mailer.sent if "vera@client.example" in recipients]
     assert f'href="https://{DOMAIN}/meetings/hana-30"' in cancelled[-1]
+
+
+# --- only the domains the Administrator connected (an open redirect otherwise) ------------
+
+
+def test_a_link_owner_cannot_point_a_link_at_a_domain_the_site_has_not_connected(server, services, token):
+    refused = create_link(server, token, "hana-30", custom_domain="evil.example.test")
+    assert refused.status_code == 417 and refused.json()["field"] == "custom_domain"
+    assert "Meetings Settings > Custom Domains" in refused.json()["exception"]
+    assert services.store.get("Meeting Link", "hana-30") is None
+    assert create_link(server, token, "hana-30").status_code == 200
+    moved = server.resource("PUT", "Meeting%20Link/hana-30", token, json={"custom_domain": "evil.example.test", "title": "X"})
+    assert moved.status_code == 417 and moved.json()["field"] == "custom_domain"
+    kept = services.store.get("Meeting Link", "hana-30")
+    assert (kept["custom_domain"], kept["title"]) == (None, "Intro call")
+    assert get(server, "/meetings/hana-30", "crm.example.test").status_code == 200  # no redirect anywhere
+    # A connected domain is taken however it is typed.
+    assert server.resource("PUT", "Meeting%20Link/hana-30", token, json={"custom_domain": "OTHER.example.test."}).status_code == 200
+    assert get(server, "/meetings/hana-30", "crm.example.test").headers["Location"] == "https://other.example.test/meetings/hana-30"
+
+
+def test_only_the_administrator_connects_domains(server, services, admin, token):
+    assert server.resource("GET", SETTINGS, token).status_code == 403
+    denied = server.resource("PUT", SETTINGS, token, json={"custom_domains": "evil.example.test"})
+    assert denied.status_code == 403
+    assert "evil.example.test" not in services.store.get("Meetings Settings", "Meetings Settings")["custom_domains"]
+    # Tidied as a link's domain is, one a line, duplicates dropped.
+    tidy = connect(server, admin, "Meet.Example.TEST/", "", "  meet.example.test ", "Bücher.example")
+    assert tidy.status_code == 200, tidy.text
+    assert tidy.json()["data"]["custom_domains"] == "meet.example.test\nxn--bcher-kva.example"
+    assert "zoom_client_secret" not in tidy.json()["data"]  # passwords are never returned
+    for bad in ("https://meet.example.test", "meet.example.test:8443", "10.0.0.1", "localhost"):
+        refused = connect(server, admin, "a.example.test", bad)
+        assert refused.status_code == 417 and refused.json()["field"] == "custom_domains", bad
+        assert "line 2" in refused.json()["exception"]
+    # The site's own name is no custom domain: it would take over /meetings.
+    services.site_url = "https://crm.example.test"
+    own = connect(server, admin, "CRM.example.test")
+    assert own.status_code == 417 and own.json()["field"] == "custom_domains"
+    after = server.resource("GET", SETTINGS, admin).json()["data"]["custom_domains"]
+    assert after == "meet.example.test\nxn--bcher-kva.example"  # nothing changed by a refused save
+
+
+def test_a_domain_removed_from_the_settings_stops_redirecting(h, server, services, admin, token):
+    services.mailer = Mailbox()
+    create_link(server, token, "hana-30", custom_domain=DOMAIN)
+    assert get(server, "/meetings/hana-30", "crm.example.test").status_code == 301
+    assert connect(server, admin, "other.example.test").status_code == 200  # DOMAIN disconnected
+    page = get(server, "/meetings/hana-30", "crm.example.test")
+    assert page.status_code == 200  # served where it is asked for: no visitor stranded
+    assert canonical(page.text) == "http://crm.example.test/meetings/hana-30"
+    assert get(server, "/meetings", DOMAIN).status_code == 404
+    monday = str(h.next_monday())
+    slot = server.method("get_slots", get={"link": "hana-30", "start": monday, "end": monday,
+                                           "timezone": "Europe/Paris"}).json()["message"]["slots"][0]
+    booked = server.method("book", post={"link": "hana-30", "start": slot["start"], **h.visitor()})
+    manage_url = booked.json()["message"]["manage_url"]
+    assert manage_url.startswith(f"{server.url}/meetings/manage/")  # the site's own address
+    services.jobs.drain(10)
+    to_visitor = [html for recipients, subject, html, attachments in services.mailer.sent if "vera@client.example" in recipients]
+    assert to_visitor and manage_url in to_visitor[0] and DOMAIN not in to_visitor[0]
+    # The owner can still edit the link; connected again, the domain works again.
+    assert server.resource("PUT", "Meeting%20Link/hana-30", token, json={"title": "Renamed"}).status_code == 200
+    assert connect(server, admin, DOMAIN).status_code == 200
+    assert get(server, "/meetings/hana-30", "crm.example.test").status_code == 301
+
+
+# --- the redirect is built from the stored slug --------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/meetings/hana-30%20", "/meetings/hana-30%0d%0a", "/meetings/HANA-30",
+                                  "/meetings/%20hana-30", "/meetings/hana-30%00"])
+def test_only_the_exact_slug_is_a_page(server, token, path):
+    create_link(server, token, "hana-30", custom_domain=DOMAIN)
+    create_link(server, token, "plain")
+    for host in ("crm.example.test", DOMAIN):
+        answer = get(server, path, host)
+        assert answer.status_code == 404, (host, answer.status_code, answer.headers.get("Location"))
+        answer = get(server, path.replace("hana-30", "plain").replace("HANA-30", "PLAIN"), host)
+        assert answer.status_code == 404, (host, answer.status_code)
+
+
+def test_the_redirect_names_the_stored_slug(server, token):
+    create_link(server, token, "hana-30", custom_domain=DOMAIN)
+    moved = get(server, "/meetings/hana-30/?lang=fr", "crm.example.test")  # the request's own path differs
+    assert moved.status_code == 301
+    assert moved.headers["Location"] == f"https://{DOMAIN}/meetings/hana-30?lang=fr"
+
+
+# --- behind a reverse proxy (TLS ends there) -----------------------------------------------
+
+
+def test_trusted_proxies_say_which_host_the_visitor_asked_for(start_server, services, h, monkeypatch):
+    def through_proxy(server, forwarded_host):
+        return server.http.get(server.url + "/meetings/hana-30", allow_redirects=False, timeout=10, headers={
+            "X-Forwarded-Host": forwarded_host, "X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"})
+
+    plain = start_server()  # MEETINGS_TRUSTED_PROXIES unset: the headers are ignored
+    admin = h.add_host("Administrator", tz="UTC", name="Administrator")
+    assert connect(plain, admin, DOMAIN).status_code == 200
+    token = h.add_host()
+    assert create_link(plain, token, "hana-30", custom_domain=DOMAIN).status_code == 200
+    spoofed = through_proxy(plain, DOMAIN)
+    assert spoofed.status_code == 301 and spoofed.headers["Location"] == f"https://{DOMAIN}/meetings/hana-30"
+
+    monkeypatch.setenv("MEETINGS_TRUSTED_PROXIES", "1")  # nginx in front: proxy_set_header X-Forwarded-Host ...
+    proxied = start_server()
+    page = through_proxy(proxied, DOMAIN)
+    assert page.status_code == 200, page.headers.get("Location")
+    assert canonical(page.text) == f"https://{DOMAIN}/meetings/hana-30"
+    elsewhere = through_proxy(proxied, "crm.example.test")
+    assert elsewhere.status_code == 301 and elsewhere.headers["Location"] == f"https://{DOMAIN}/meetings/hana-30"

@@ -800,6 +800,9 @@ def fake_frappe(monkeypatch, *, user_time_zones=None, records=None):
         def is_new(self):
             return True
 
+        def get_doc_before_save(self):
+            return None
+
     def throw(msg, exc=FakeValidationError, title=None, **kwargs):
         raise exc(msg)
 
@@ -833,6 +836,7 @@ def fake_frappe(monkeypatch, *, user_time_zones=None, records=None):
     frappe.db = types.SimpleNamespace(exists=exists, set_value=lambda *args, **kwargs: None)
     utils = types.ModuleType("frappe.utils")
     utils.get_system_timezone = lambda: "Asia/Kolkata"
+    utils.get_url = lambda *args, **kwargs: "https://crm.acme.io"
     utils.get_datetime = lambda value: datetime.fromisoformat(str(value)) if value else None
     model = types.ModuleType("frappe.model")
     document = types.ModuleType("frappe.model.document")
@@ -962,3 +966,16 @@ def test_meetings_settings_prefills_and_normalises_domains(monkeypatch):
     doc.internal_domains = "not a domain!"
     with pytest.raises(FakeValidationError, match="Internal Domains"):
         doc.validate()
+
+
+def test_meetings_settings_cleans_the_custom_domains(monkeypatch):
+    fake_frappe(monkeypatch)
+    MeetingsSettings = controller("Meetings Settings")
+    doc = MeetingsSettings({"default_duration": 30, "sync_interval": 10, "internal_domains": "acme.io",
+                            "custom_domains": "Meet.Acme.IO/\n\nmeet.acme.io\nBücher.example"})
+    doc.validate()
+    assert doc.custom_domains == "meet.acme.io\nxn--bcher-kva.example"
+    for bad in ("meet.acme.io\nhttps://meet.acme.io", "10.0.0.1", "crm.acme.io"):  # the last is the site itself
+        doc.custom_domains = bad
+        with pytest.raises(FakeValidationError, match="^Custom Domains: line "):
+            doc.validate()

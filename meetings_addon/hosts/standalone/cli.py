@@ -1,6 +1,6 @@
 """`meetings`: the standalone host's command line (see CONTRACT.md).
 
-    meetings serve [--host 127.0.0.1] [--port 8000] [--db URL] [--guest-rate-limit N]
+    meetings serve [--host 127.0.0.1] [--port 8000] [--db URL] [--guest-rate-limit N] [--proxy-hops N]
     meetings demo [--port 8000] [--db URL]
     meetings user add <email> [--full-name NAME] [--timezone ZONE]
     meetings user key <email>
@@ -75,13 +75,14 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def _serve(services, host: str, port: int, guest_rate_limit: Optional[int], threads: int, banner=None) -> int:
+def _serve(services, host: str, port: int, guest_rate_limit: Optional[int], threads: int, banner=None,
+           proxy_hops: Optional[int] = None) -> int:
     from waitress import create_server
 
     from .web import make_app, resolve_guest_rate_limit
 
     limit = resolve_guest_rate_limit(guest_rate_limit)
-    app = make_app(services, guest_rate_limit=limit)
+    app = make_app(services, guest_rate_limit=limit, proxy_hops=proxy_hops)
     try:
         server = create_server(app, host=host, port=port, threads=threads, ident="meetings")
     except OSError as error:
@@ -112,7 +113,7 @@ def _serve(services, host: str, port: int, guest_rate_limit: Optional[int], thre
 
 def cmd_serve(args) -> int:
     services = _services(args)
-    return _serve(services, args.host, args.port, args.guest_rate_limit, args.threads)
+    return _serve(services, args.host, args.port, args.guest_rate_limit, args.threads, proxy_hops=args.proxy_hops)
 
 
 def cmd_demo(args) -> int:
@@ -132,7 +133,7 @@ def cmd_demo(args) -> int:
         print("API key of the demo host (new on every run; shown once):")
         print(f"{seeded['key']}:{seeded['secret']}")
 
-    return _serve(services, args.host, args.port, args.guest_rate_limit, args.threads, banner)
+    return _serve(services, args.host, args.port, args.guest_rate_limit, args.threads, banner, proxy_hops=args.proxy_hops)
 
 
 # --- users, calendars, contacts, links -------------------------------------------------------
@@ -337,6 +338,9 @@ def build_parser() -> Parser:
         p.add_argument("--port", type=_port, default=port_default, help="port (default 8000; 0 picks a free one)")
         p.add_argument("--guest-rate-limit", type=_count, metavar="N", default=None,
                        help="guest requests a minute per client address (0 = none; default MEETINGS_GUEST_RATE_LIMIT or 120)")
+        p.add_argument("--proxy-hops", type=_count, metavar="N", default=None,
+                       help="trust X-Forwarded-Host/-Proto/-For from N reverse proxies in front "
+                            "(default MEETINGS_TRUSTED_PROXIES or 0 = ignore them)")
         p.add_argument("--threads", type=int, default=8, help=argparse.SUPPRESS)
 
     parser = Parser(prog="meetings", description="Meeting links on your calendars: the standalone host.")

@@ -22,6 +22,12 @@ Errors answer as Frappe does: the HTTP status of the domain exception and a body
 and a reference; its traceback goes to the log, never to the client.
 
 A WSGI application (Werkzeug); `meetings serve` runs it with waitress, threaded.
+
+Behind a reverse proxy (waitress has no TLS; custom domains are https): with
+MEETINGS_TRUSTED_PROXIES=N (or `meetings serve --proxy-hops N`) the app believes the
+last N proxies' X-Forwarded-For/-Host/-Proto (werkzeug's ProxyFix), so the Host a
+visitor asked for decides the custom-domain redirect and the rate limit counts per
+visitor. Unset (0), those headers are ignored: a client cannot spoof its host.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from typing import Any, Callable, Mapping, Optional
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import Map, RequestRedirect, Rule
 from werkzeug.security import safe_join
 from werkzeug.utils import send_file
@@ -160,6 +167,18 @@ def resolve_guest_rate_limit(value: Optional[int] = None) -> int:
     return int(env)
 
 
+def resolve_proxy_hops(value: Optional[int] = None) -> int:
+    """The flag's value, else MEETINGS_TRUSTED_PROXIES, else 0 (no proxy trusted)."""
+    if value is not None:
+        return value
+    env = os.environ.get("MEETINGS_TRUSTED_PROXIES", "").strip()
+    if not env:
+        return 0
+    if not env.isdigit():
+        raise InvalidInput("MEETINGS_TRUSTED_PROXIES", f"{env!r} is not a whole number of proxy hops (0 = none)")
+    return int(env)
+
+
 # --- responses --------------------------------------------------------------------------
 
 
@@ -251,9 +270,13 @@ BOOKING_METHODS: dict[str, tuple[tuple[str, ...], Callable[[Services, Mapping[st
 class MeetingsApp:
     """WSGI application over one Services bundle."""
 
-    def __init__(self, services: Services, *, guest_rate_limit: Optional[int] = None):
+    def __init__(self, services: Services, *, guest_rate_limit: Optional[int] = None, proxy_hops: Optional[int] = None):
         self.services = services
         self.limiter = RateLimiter(resolve_guest_rate_limit(guest_rate_limit))
+        self.proxy_hops = resolve_proxy_hops(proxy_hops)
+        hops = self.proxy_hops
+        # Only the proxies we were told about may say which host and scheme a visitor used.
+        self._wsgi = ProxyFix(self._serve, x_for=hops, x_proto=hops, x_host=hops) if hops else self._serve
         self.url_map = Map(
             [
                 Rule("/api/method/<path:method>", endpoint="method", methods=("GET", "POST", "PUT", "DELETE")),
@@ -272,6 +295,9 @@ class MeetingsApp:
         )
 
     def __call__(self, environ, start_response):
+        return self._wsgi(environ, start_response)
+
+    def _serve(self, environ, start_response):
         request = Request(environ)
         request.max_content_length = MAX_BODY
         return self.dispatch(request)(environ, start_response)
@@ -456,8 +482,10 @@ class MeetingsApp:
 
     def on_link_page(self, request: Request, slug: str) -> Response:
         self._limit(request)
-        query = request.query_string.decode("latin-1")
-        target = domains.redirect_for_slug(self.services, slug, request.host, request.path, query)
+        link = domains.published_page(self.services, slug)  # exactly a published slug, else 404
+        if link is None:
+            return self._not_found(request, NotFound("This meeting link does not exist or is no longer published."))
+        target = domains.redirect_url(self.services, link, request.host, request.query_string.decode("latin-1"))
         if target:  # the link lives on its custom domain (domains.py)
             return _redirect(target, 301)
         try:
@@ -477,7 +505,7 @@ class MeetingsApp:
         if slug is None:
             return self._not_found(request, NotFound("No meeting link here: check the address you were given."))
         query = request.query_string.decode("latin-1")
-        return _redirect(f"/meetings/{slug}" + (f"?{query}" if query else ""), 302)
+        return _redirect(domains.page_path(slug) + (f"?{query}" if query else ""), 302)
 
     def on_robots_txt(self, request: Request) -> Response:
         """MEETINGS_ROBOTS_TXT (a file, as Frappe's robots_txt site setting), else the
@@ -550,5 +578,5 @@ def _public_file(path: str) -> Optional[Path]:
     return resolved
 
 
-def make_app(services: Services, *, guest_rate_limit: Optional[int] = None) -> MeetingsApp:
-    return MeetingsApp(services, guest_rate_limit=guest_rate_limit)
+def make_app(services: Services, *, guest_rate_limit: Optional[int] = None, proxy_hops: Optional[int] = None) -> MeetingsApp:
+    return MeetingsApp(services, guest_rate_limit=guest_rate_limit, proxy_hops=proxy_hops)

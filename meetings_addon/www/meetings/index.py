@@ -39,11 +39,14 @@ def get_context(context):
     query = request.query_string.decode("latin-1")
     if not form.get("token"):
         if form.get("slug"):
-            target = domains.redirect_for_slug(services(), form.get("slug"), request.host, request.path, query)
+            link = domains.published_page(services(), form.get("slug"))  # exactly a published slug
+            if link is None:
+                raise frappe.PageDoesNotExistError("This meeting link does not exist or is no longer published.")
+            target = domains.redirect_url(services(), link, request.host, query)
             status = 301
         else:  # /meetings: the link of this custom domain, if any
             slug = domains.link_for_host(services(), request.host)
-            target = f"/meetings/{slug}" + (f"?{query}" if query else "") if slug else None
+            target = domains.page_path(slug) + (f"?{query}" if query else "") if slug else None
             status = 302
         if target:
             frappe.flags.redirect_location = target

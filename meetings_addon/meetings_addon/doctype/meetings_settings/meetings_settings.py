@@ -4,7 +4,11 @@
 import frappe
 from frappe import _
 from frappe.model.document import Document
+from frappe.utils import get_url
 
+from meetings_addon.booking.consent import validate_settings as validate_consent_settings
+from meetings_addon.domains import clean_site_domains
+from meetings_addon.errors import InvalidRule
 from meetings_addon.hosts.frappe.install import default_internal_domains, parse_domains
 
 
@@ -18,6 +22,7 @@ class MeetingsSettings(Document):
         from frappe.types import DF
 
         consent_enabled_by_default: DF.Check
+        custom_domains: DF.SmallText | None
         default_consent_text: DF.SmallText | None
         default_duration: DF.Int
         default_language: DF.Data | None
@@ -40,6 +45,20 @@ class MeetingsSettings(Document):
                 exc=frappe.ValidationError,
                 title=_("Invalid Internal Domains"),
             )
+        try:  # the domains links may use (domains.py): host names, the site's own refused
+            self.custom_domains = clean_site_domains(self.custom_domains, get_url())
+        except InvalidRule as error:
+            frappe.throw(
+                _("Custom Domains: {0}").format(error.reason),
+                exc=frappe.ValidationError,
+                title=_("Invalid Custom Domains"),
+            )
+        try:
+            validate_consent_settings(self.as_dict())
+        except InvalidRule as error:
+            label = _(self.meta.get_label(error.field))
+            frappe.throw(_("{0}: {1}").format(label, error.reason), exc=frappe.ValidationError,
+                         title=_("Invalid {0}").format(label))
         if self.default_duration is not None and not 1 <= self.default_duration <= 1440:
             frappe.throw(
                 _("Default Duration: between 1 and 1440 minutes"),
