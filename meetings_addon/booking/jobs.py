@@ -14,6 +14,8 @@ def sync_calendar_event(services: Services, booking: str) -> None:
 
     Safe to run twice: creation is keyed by the booking's iCalendar UID, the provider
     event id is saved once known, and a Zoom meeting's id before the calendar is written.
+    A booking moved to another host (round robin) has its event and Zoom meeting removed
+    here; its successor makes its own on the new host's calendar.
     """
     doc = services.store.get(BOOKING, booking)
     if not doc:
@@ -21,7 +23,7 @@ def sync_calendar_event(services: Services, booking: str) -> None:
     calendars = user_calendars(services, doc["host"])
     default = calendars.default
     if not default:
-        if doc["status"] == "Cancelled":
+        if doc["status"] == "Cancelled" or _moved_to_another_host(services, doc):
             conferencing.cancel(services, doc)  # the Zoom meeting goes with the booking
             return
         link = services.store.get(LINK, doc["meeting_link"]) or {}
@@ -48,14 +50,18 @@ def sync_calendar_event(services: Services, booking: str) -> None:
 def _sync(services: Services, doc, connection, provider, calendar_id: str) -> None:
     booking = doc["name"]
     if doc["status"] in ("Cancelled", "Rescheduled"):
-        if doc.get("provider_event_id") and doc["status"] == "Cancelled":
-            provider.cancel_event(calendar_id, doc["provider_event_id"])
-        if doc["status"] == "Cancelled":
+        # A same-host reschedule hands the event and Zoom meeting on to the new booking.
+        if doc["status"] == "Cancelled" or _moved_to_another_host(services, doc):
+            if doc.get("provider_event_id"):
+                provider.cancel_event(calendar_id, doc["provider_event_id"])
             conferencing.cancel(services, doc)  # the Zoom meeting goes with the booking
         return
     link = services.store.get(LINK, doc["meeting_link"]) or {}
     moving = bool(doc.get("provider_event_id"))
-    plan = conferencing.prepare(services, doc, link, connection.get("provider"), moving=moving)
+    # A moved booking's Zoom meeting moves too, even when the first calendar write failed
+    # (no event to move yet, but the meeting it carried over is at the old time).
+    plan = conferencing.prepare(services, doc, link, connection.get("provider"),
+                                moving=moving or bool(doc.get("rescheduled_from")))
     subject_template = link.get("invitation_subject") or f"{link.get('title')} with {{{{ first_name }}}} {{{{ last_name }}}}"
     own = bool(doc.get("subject"))  # scheduled from a record: the booking carries its own texts
     location, description = conferencing.calendar_texts(
@@ -88,3 +94,11 @@ def _sync(services: Services, doc, connection, provider, calendar_id: str) -> No
         services.store.update(BOOKING, booking, values)
     if plan.transient:
         raise plan.transient  # the event is written without the link; the retry adds it
+
+
+def _moved_to_another_host(services: Services, doc) -> bool:
+    """A Rescheduled booking whose successor went to another host (round robin)."""
+    if doc["status"] != "Rescheduled":
+        return False
+    successor = services.store.get_value(BOOKING, {"rescheduled_from": doc["name"]}, "host")
+    return bool(successor) and successor != doc["host"]

@@ -62,14 +62,21 @@ def _default_calendar_provider(services: Services, user: str) -> Optional[str]:
     return calendars.default[0].get("provider")
 
 
-def validate_link(services: Services, link: Mapping[str, Any]) -> None:
+def validate_link(services: Services, link: Mapping[str, Any], before: Optional[Mapping[str, Any]] = None) -> None:
     """Refuse a link whose video choice cannot work (InvalidRule naming
     video_conferencing): Zoom without the Zoom app in Meetings Settings, Meet or Teams when
     the host's connected default calendar is another provider's. A host who has not
     connected a calendar yet is not refused: the booking's calendar_error says why a
-    meeting got no link, should it come to that."""
+    meeting got no link, should it come to that.
+
+    `before`: the link as saved (None for a new one). Only a new choice or a new host is
+    checked: settings or calendars that changed since must not lock the link's owner
+    out of other edits, unpublishing included (the bookings' calendar_error says why a
+    meeting got no link)."""
     choice = (link.get(FIELD) or "").strip()
     if not choice:
+        return
+    if before is not None and (before.get(FIELD) or "").strip() == choice and before.get("host") == link.get("host"):
         return
     if choice not in CHOICES:
         raise InvalidRule(FIELD, f"choose one of {', '.join(CHOICES)} or none")
@@ -113,7 +120,8 @@ def prepare(services: Services, doc: Mapping[str, Any], link: Mapping[str, Any],
     """Before the calendar write: decide Meet / Teams, create or move the Zoom meeting.
 
     Zoom is idempotent per booking: a booking that has video_meeting_id never creates a
-    second meeting (the id is saved before the calendar is written)."""
+    second meeting (the id is saved before the calendar is written), and one whose create
+    answer was lost finds the meeting by the reference line in its agenda (zoom.py)."""
     choice = wanted(link)
     plan = Plan(provider=choice)
     if not choice:
@@ -141,8 +149,10 @@ def _zoom(services: Services, doc: Mapping[str, Any], link: Mapping[str, Any], p
     topic = doc.get("subject") or fill_tokens(
         link.get("invitation_subject") or f"{link.get('title')} with {{{{ first_name }}}} {{{{ last_name }}}}", doc
     )
+    reference = zoom.reference_line(doc["name"], doc.get("ical_uid"))
     body = zoom.meeting_body(topic, doc["start"], int(doc.get("duration") or (doc["end"] - doc["start"]).total_seconds() // 60),
-                             doc.get("description") if doc.get("subject") else fill_tokens(link.get("invitation_description") or "", doc))
+                             doc.get("description") if doc.get("subject") else fill_tokens(link.get("invitation_description") or "", doc),
+                             reference=reference)
     try:
         if doc.get("video_meeting_id"):
             plan.meeting_id, plan.join_url = doc["video_meeting_id"], doc.get("video_url")
@@ -150,7 +160,7 @@ def _zoom(services: Services, doc: Mapping[str, Any], link: Mapping[str, Any], p
                 plan.meeting_id = plan.join_url = None  # deleted in Zoom meanwhile: a new one below
         if not plan.meeting_id:
             host_email = (services.store.get("User", doc["host"]) or {}).get("email") or doc["host"]
-            made = zoom_client.create_meeting(body, user=host_email)
+            made = zoom_client.create_meeting(body, user=host_email, reference=reference)
             plan.meeting_id, plan.join_url = made.id, made.join_url
             plan.saved = {"video_provider": ZOOM, "video_url": made.join_url, "video_meeting_id": made.id}
             # Saved at once: a retry after a failed calendar write reuses this meeting.
@@ -216,4 +226,5 @@ def awaiting_link(services: Services, doc: Mapping[str, Any], link: Optional[Map
     if not isinstance(made, datetime):
         return False
     made = made if made.tzinfo else made.replace(tzinfo=timezone.utc)
+    # Real time, not services.clock: `creation` is stamped by the store with the real time.
     return datetime.now(timezone.utc) - made < VIDEO_WAIT

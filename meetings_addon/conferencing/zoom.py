@@ -10,9 +10,15 @@
   Zoom user when the account has one (their email), else for the app's owner
   (/users/me: Zoom answers 404 code 1001 "User does not exist"); PATCH /meetings/{id}
   moves it (same join link); DELETE /meetings/{id} (404 code 3001: gone already).
+- Creating is idempotent per booking: the agenda ends with a reference line (the
+  booking's name and iCalendar UID) and, before every POST, the user's upcoming meetings
+  (GET /users/{host}/meetings?type=upcoming, paged by next_page_token) are searched for
+  it. A lost answer (read timeout, 5xx: Zoom may have made the meeting) is not retried
+  in the call; the job runs again later and finds the meeting instead of making another.
 - Errors: 429 and 5xx are retried with backoff honouring Retry-After (calendars/retry.py),
   then raise retry.ProviderBusy for the job runner; refused credentials and other 4xx
-  raise ZoomError (permanent: retrying does not help).
+  raise ZoomError (permanent: retrying does not help). The create POST is retried in the
+  call only on 429 and on connection errors before the request was sent.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ INVALID_TOKEN = 124
 USER_NOT_FOUND = 1001
 MEETING_NOT_FOUND = 3001
 SCHEDULED = 2  # Zoom's meeting type for a meeting at a fixed time
+AGENDA_LIMIT = 2000  # Zoom's maximum agenda length
+PAGE_SIZE = 300  # Zoom's maximum page of the meetings list
 
 
 class ZoomError(MeetingsError):
@@ -81,16 +89,26 @@ def _utc(value: datetime) -> str:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def meeting_body(topic: str, start: datetime, minutes: int, agenda: str = "") -> dict[str, Any]:
+def reference_line(booking: str, ical_uid: Optional[str]) -> str:
+    """The agenda's last line: which booking made the meeting (create_meeting finds it by it)."""
+    return f"Booking reference: {booking} {ical_uid or ''}".rstrip()
+
+
+def meeting_body(topic: str, start: datetime, minutes: int, agenda: str = "", reference: str = "") -> dict[str, Any]:
     """A scheduled meeting in UTC; the invitee may join before the host (a booked call
-    should not wait in an empty lobby); Zoom's own emails stay off (ours go out)."""
+    should not wait in an empty lobby); Zoom's own emails stay off (ours go out). The
+    reference line survives the agenda's length limit."""
+    agenda = agenda or ""
+    if reference:
+        room = AGENDA_LIMIT - len(reference) - 2
+        agenda = f"{agenda[:room].rstrip()}\n\n{reference}" if agenda.strip() else reference
     return {
         "topic": (topic or "Meeting")[:200],
         "type": SCHEDULED,
         "start_time": _utc(start),
         "duration": int(minutes),
         "timezone": "UTC",
-        "agenda": (agenda or "")[:2000],
+        "agenda": agenda[:AGENDA_LIMIT],
         "settings": {
             "join_before_host": True,
             "waiting_room": False,
@@ -164,11 +182,18 @@ class ZoomClient:
         import requests
 
         for attempt in (1, 2):
-            headers = {"Authorization": f"Bearer {self.access_token(fresh=attempt == 2)}", "Accept": "application/json"}
+            try:
+                token = self.access_token(fresh=attempt == 2)
+            except retry.ProviderBusy as busy:
+                busy.unsent = True  # the API request itself was not made
+                raise
+            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
             try:
                 answer = self.session.request(method, self.cfg.api_url + path, headers=headers, timeout=TIMEOUT, **kwargs)
             except requests.RequestException as error:
-                raise retry.ProviderBusy(f"Zoom unreachable: {error}") from error
+                busy = retry.ProviderBusy(f"Zoom unreachable: {error}")
+                busy.unsent = _unsent(error)
+                raise busy from error
             if answer.status_code != 401:
                 break
             self._forget()  # expired or revoked: one more try with a new token
@@ -190,19 +215,53 @@ class ZoomClient:
     def _write(self, method: str, path: str, **kwargs: Any) -> Optional[dict[str, Any]]:
         return retry.with_retries(lambda: self._call(method, path, **kwargs), retry.WRITE)
 
-    def create_meeting(self, body: Mapping[str, Any], user: Optional[str] = None) -> ZoomMeeting:
-        """A new meeting for `user` (an email of the Zoom account) or, when Zoom does not
-        know them, for the app's owner."""
-        created = None
-        if user:
+    def create_meeting(self, body: Mapping[str, Any], user: Optional[str] = None, reference: str = "") -> ZoomMeeting:
+        """The meeting for `user` (an email of the Zoom account) or, when Zoom does not
+        know them, for the app's owner: the one an earlier attempt made (its agenda holds
+        `reference`) or a new one."""
+        owners = ([quote(user, safe="@")] if user else []) + ["me"]
+        for owner in owners:
             try:
-                created = self._write("POST", f"/users/{quote(user, safe='@')}/meetings", json=dict(body))
+                found = self.find_meeting(owner, body, reference) if reference else None
+                return found or self._create(owner, body)
             except ZoomError as error:
-                if error.code != USER_NOT_FOUND and error.status != 404:
+                if owner == "me" or (error.code != USER_NOT_FOUND and error.status != 404):
                     raise
-        if created is None:
-            created = self._write("POST", "/users/me/meetings", json=dict(body))
+        raise AssertionError("unreachable")
+
+    def _create(self, owner: str, body: Mapping[str, Any]) -> ZoomMeeting:
+        def attempt() -> Optional[dict[str, Any]]:
+            try:
+                return self._call("POST", f"/users/{owner}/meetings", json=dict(body))
+            except retry.ProviderBusy as busy:
+                if busy.status == 429 or getattr(busy, "unsent", False):
+                    raise  # Zoom made nothing: safe to send again
+                raise _AnswerLost(busy) from busy
+
+        try:
+            created = retry.with_retries(attempt, retry.WRITE)
+        except _AnswerLost as lost:
+            # Zoom may have made the meeting: the job runs again later and finds it.
+            raise lost.busy from lost.busy.__cause__
         return ZoomMeeting(id=str(created["id"]), join_url=created["join_url"])
+
+    def find_meeting(self, owner: str, body: Mapping[str, Any], reference: str) -> Optional[ZoomMeeting]:
+        """The owner's upcoming meeting whose agenda holds `reference`. The list's items
+        carry the agenda; one at the same start with the same topic but without the line
+        there (a shortened agenda) is read in full to be sure."""
+        params: dict[str, Any] = {"type": "upcoming", "page_size": PAGE_SIZE}
+        while True:
+            page = self._write("GET", f"/users/{owner}/meetings", params=dict(params)) or {}
+            for item in page.get("meetings") or []:
+                if reference in (item.get("agenda") or ""):
+                    return ZoomMeeting(id=str(item["id"]), join_url=item["join_url"])
+                if item.get("start_time") == body.get("start_time") and item.get("topic") == body.get("topic"):
+                    full = self.get_meeting(str(item["id"])) or {}
+                    if reference in (full.get("agenda") or ""):
+                        return ZoomMeeting(id=str(item["id"]), join_url=item["join_url"])
+            if not page.get("next_page_token"):
+                return None
+            params["next_page_token"] = page["next_page_token"]
 
     def update_meeting(self, meeting_id: str, body: Mapping[str, Any]) -> bool:
         """Move / retitle the meeting; False when Zoom no longer has it."""
@@ -216,6 +275,26 @@ class ZoomClient:
         # 404 (code 3001, "Meeting does not exist"): deleted already, which is what we want.
         self._write("DELETE", f"/meetings/{quote(str(meeting_id), safe='')}", missing_ok=True,
                     params={"schedule_for_reminder": "false"})
+
+
+class _AnswerLost(Exception):
+    """Not a ProviderBusy, so with_retries lets it through: the POST is not sent again."""
+
+    def __init__(self, busy: retry.ProviderBusy):
+        super().__init__(busy.message)
+        self.busy = busy
+
+
+def _unsent(error: Exception) -> bool:
+    """True when the request failed before it was sent (no connection could be made):
+    only then can a POST be sent again without risking a second meeting."""
+    import requests
+    from urllib3.exceptions import NewConnectionError
+
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return True
+    reason = getattr(error.args[0] if error.args else None, "reason", None)
+    return isinstance(reason, NewConnectionError)
 
 
 def _json(answer) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from markupsafe import Markup, escape
 from .. import domains
 from ..ports import Services
 from . import ics
-from .meeting import Meeting, Person
+from .meeting import Meeting, Person, load
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "emails"
 CHANGES = ("booked", "rescheduled", "cancelled")
@@ -115,6 +115,16 @@ def _previous_when(meeting: Meeting, person: Person, change: str) -> Optional[st
     return person.reader.when(previous["start"], previous["end"])
 
 
+def _replaced(services: Services, meeting: Meeting) -> Optional[Meeting]:
+    """The meeting a reschedule replaced under another iCalendar UID (round robin moved it
+    to another host), as cancelled; None when the UID stayed (the update replaces it)."""
+    previous = meeting.previous
+    if not previous or not previous.get("ical_uid") or previous.get("ical_uid") == meeting.booking.get("ical_uid"):
+        return None
+    cancelled = {**previous, "status": "Cancelled", "sequence": int(previous.get("sequence") or 0) + 1}
+    return load(services, cancelled, meeting.link)
+
+
 def invitee_email(
     services: Services, meeting: Meeting, change: str, *, sequence: int, manage_url: Optional[str], now: datetime
 ) -> Email:
@@ -140,6 +150,10 @@ def invitee_email(
         method = ics.method_for(meeting)
         content = ics.invitation(meeting, now=now, manage_url=manage_url if change != "cancelled" else None, method=method)
         attachments = ((ics.FILENAME, content, ics.content_type(method)),)
+        replaced = _replaced(services, meeting) if change == "rescheduled" else None
+        if replaced is not None:  # moved to another host: a new UID, the old one cancelled
+            attachments += ((ics.CANCEL_FILENAME, ics.invitation(replaced, now=now, method="CANCEL"),
+                             ics.content_type("CANCEL")),)
     book_again = domains.page_url(services, meeting.link)  # on the link's custom domain when set
     html = render(
         "meetings_invitee.html",
@@ -171,11 +185,17 @@ def invitee_email(
     )
 
 
-def host_email(services: Services, meeting: Meeting, person: Person, change: str, *, sequence: int) -> Email:
+def host_email(
+    services: Services, meeting: Meeting, person: Person, change: str, *, sequence: int, moved_to: Optional[str] = None
+) -> Email:
+    """`moved_to`: the meeting left this host for that one (a round robin reschedule)."""
     _ = person.reader._
     guest = meeting.invitee.name
     when = person.reader.short_when(meeting.start)
-    if change == "cancelled":
+    if moved_to:
+        subject = _("Moved to {0}: {1} – {2}", moved_to, guest, when)
+        heading = _("{0} rescheduled to a time when you are busy: {1} takes the meeting", guest, moved_to)
+    elif change == "cancelled":
         subject, heading = _("Cancelled: {0} – {1}", guest, when), _("{0} cancelled their meeting", guest)
     elif meeting.status == "Requested":
         subject, heading = _("New request: {0} – {1}", guest, when), _("{0} requested a meeting with you", guest)
@@ -227,4 +247,11 @@ def compose(
             continue
         seen.add(person.email.lower())
         emails.append(host_email(services, meeting, person, change, sequence=sequence))
+    replaced = _replaced(services, meeting) if change == "rescheduled" else None
+    if replaced is not None:  # the hosts it left: their meeting is gone from their calendar
+        for person in replaced.hosts:
+            if person.email.lower() not in seen:
+                seen.add(person.email.lower())
+                emails.append(host_email(services, replaced, person, "cancelled",
+                                         sequence=int(replaced.booking["sequence"]), moved_to=meeting.host.name))
     return emails

@@ -100,6 +100,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "Ask the host to reconnect the calendar, or to remove the failing one, in their calendar settings.": "Demandez à l'hôte de reconnecter le calendrier, ou de retirer celui qui échoue, dans ses paramètres de calendrier.",
         "Open the calendar connection": "Ouvrir la connexion du calendrier",
         "You get this email once per failure.": "Vous recevez cet e-mail une fois par panne.",
+        "Moved to {0}: {1} – {2}": "Transféré à {0} : {1} – {2}",
+        "{0} rescheduled to a time when you are busy: {1} takes the meeting": "{0} a déplacé le rendez-vous à un moment où vous êtes occupé : {1} le prend",
     },
     "pt": {
         "Confirmed: {0}": "Confirmado: {0}",
@@ -171,6 +173,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "Ask the host to reconnect the calendar, or to remove the failing one, in their calendar settings.": "Peça ao anfitrião que volte a ligar o calendário, ou que retire o que falha, nas definições de calendário.",
         "Open the calendar connection": "Abrir a ligação do calendário",
         "You get this email once per failure.": "Recebe este e-mail uma vez por falha.",
+        "Moved to {0}: {1} – {2}": "Passou para {0}: {1} – {2}",
+        "{0} rescheduled to a time when you are busy: {1} takes the meeting": "{0} remarcou para uma hora em que está ocupado: {1} fica com a reunião",
     },
 }
 

@@ -163,8 +163,9 @@ def test_an_expired_zoom_token_is_replaced_once_and_a_cached_one_reused(services
     zoom.reset_log()
     third = book(services, kit, start_at(kit, 12))
     # The stale token meets 401 {"code": 124}; one new token, then the call succeeds.
+    # (The first call looks for a meeting an earlier attempt made: creating is idempotent.)
     assert [(r.path, r.method) for r in zoom.requests][:3] == [
-        ("/v2/users/host@team.example/meetings", "POST"), ("/oauth/token", "POST"), ("/v2/users/host@team.example/meetings", "POST")]
+        ("/v2/users/host@team.example/meetings", "GET"), ("/oauth/token", "POST"), ("/v2/users/host@team.example/meetings", "GET")]
     assert zoom.count("POST", r"/oauth/token$") == 1
     assert services.store.get("Booking", third["booking"])["video_url"]
     assert len(zoom.meetings) == 3
@@ -318,9 +319,147 @@ def test_the_link_form_refuses_video_that_cannot_work_naming_the_field(services,
 
     microsoft.add_mailbox(kit.HOST, calendars=0)
     microsoft_oauth.callback(services, kit.consent(microsoft_oauth.start(services, kit.HOST), os.environ["MEETINGS_CA_BUNDLE"]))
-    wrong = requests.put(url, json={"title": "Renamed"}, headers=headers, timeout=10)
-    assert wrong.status_code == 417 and wrong.json()["field"] == "video_conferencing"
-    assert "Office 365" in wrong.text
-    teams = requests.put(url, json={"video_conferencing": "Microsoft Teams", "title": "Renamed"}, headers=headers, timeout=10)
+    # The host's calendar is on Office 365 now: the link chosen before stays editable (its
+    # bookings' calendar_error says why no link)...
+    renamed = requests.put(url, json={"title": "Renamed"}, headers=headers, timeout=10)
+    assert renamed.status_code == 200, renamed.text
+    teams = requests.put(url, json={"video_conferencing": "Microsoft Teams"}, headers=headers, timeout=10)
     assert teams.status_code == 200, teams.text
     assert services.store.get("Meeting Link", "hana-30")["title"] == "Renamed"
+    # ...but Meet cannot be chosen again.
+    wrong = requests.put(url, json={"video_conferencing": "Google Meet"}, headers=headers, timeout=10)
+    assert wrong.status_code == 417 and wrong.json()["field"] == "video_conferencing"
+    assert "Office 365" in wrong.text
+
+
+def test_a_zoom_link_stays_editable_after_zoom_is_removed_from_the_settings(services, server, zoom, kit, monkeypatch):
+    import requests
+
+    kit.add_host(services)
+    key, secret = issue_api_key(services, kit.HOST)
+    headers = {"Authorization": f"token {key}:{secret}"}
+    kit.add_link(services, video_conferencing="Zoom")
+    url = f"{server.url}/api/resource/Meeting Link/hana-30"
+    for name in ("ACCOUNT_ID", "CLIENT_ID", "CLIENT_SECRET"):
+        monkeypatch.delenv(f"MEETINGS_ZOOM_{name}", raising=False)
+
+    unpublished = requests.put(url, json={"published": 0}, headers=headers, timeout=10)
+    assert unpublished.status_code == 200, unpublished.text
+    assert services.store.get("Meeting Link", "hana-30")["published"] == 0
+    # Choosing Zoom again is checked: it is not set up any more.
+    assert requests.put(url, json={"video_conferencing": ""}, headers=headers, timeout=10).status_code == 200
+    again = requests.put(url, json={"video_conferencing": "Zoom"}, headers=headers, timeout=10)
+    assert again.status_code == 417 and again.json()["field"] == "video_conferencing"
+
+
+# --- Idempotence and moves -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lost", ["server error", "timeout"])
+def test_a_zoom_meeting_whose_create_answer_was_lost_is_found_not_made_twice(services, zoom, kit, outbox, monkeypatch, lost):
+    import time
+
+    from meetings_addon.conferencing import zoom as zoom_adapter
+    from tests.emulators.base import Response
+
+    monkeypatch.setattr(retry, "sleep", lambda seconds: None)
+    services.jobs.retry_delays = (0.2, 0.2, 0.2)
+    if lost == "timeout":
+        monkeypatch.setattr(zoom_adapter, "TIMEOUT", 1)
+
+        def answer():
+            time.sleep(1.5)  # the meeting is made; its answer comes after the client gave up
+            return Response(201, {})
+    else:
+        def answer():
+            return Response(500, {"code": 500, "message": "Internal Server Error"})
+    kit.add_host(services)
+    zoom.add_user(kit.HOST)
+    kit.add_link(services, video_conferencing="Zoom")
+    zoom.lose_answer("POST", ZOOM_MEETINGS, answer, times=1)
+    booked = book(services, kit, start_at(kit, 10))
+
+    (meeting,) = zoom.meetings.values()
+    assert zoom.count("POST", ZOOM_MEETINGS) == 1  # the job ran again and found it
+    booking = services.store.get("Booking", booked["booking"])
+    assert (booking["video_url"], booking["video_meeting_id"]) == (meeting["join_url"], str(meeting["id"]))
+    assert not booking.get("calendar_error") and booking["name"] in meeting["agenda"]
+    (confirmation,) = emails(outbox, GUEST)
+    assert meeting["join_url"] in html(confirmation)
+
+
+def test_the_zoom_meeting_moves_with_the_booking_when_the_first_calendar_write_failed(services, google, zoom, kit):
+    from tests.emulators.google import api_error
+
+    kit.add_host(services)
+    kit.add_link(services, video_conferencing="Zoom")
+    google.add_account(kit.HOST)
+    google_oauth.callback(services, kit.consent(google_oauth.start(services, kit.HOST), os.environ["MEETINGS_CA_BUNDLE"]))
+    services.jobs.retry_delays = ()  # the first calendar write fails for good
+    google.fail("POST", r"/calendar/v3/calendars/[^/]+/events$", lambda: api_error(400, "invalid", "Invalid attendee email."))
+    booked = service.book(services, {**kit.visitor(), "link": "hana-30", "start": start_at(kit, 10).isoformat()})
+    services.jobs.drain(20)
+    services.jobs.failures.clear()
+    first = services.store.get("Booking", booked["booking"])
+    assert first["video_meeting_id"] and not first["provider_event_id"]
+
+    moved = service.reschedule(services, {"token": token_of(booked), "start": start_at(kit, 14).isoformat()})
+    drain(services)
+    (meeting,) = zoom.meetings.values()
+    assert meeting["start_time"] == zulu(start_at(kit, 14))
+    new = services.store.get("Booking", moved["booking"])
+    assert new["video_meeting_id"] == str(meeting["id"]) and new["provider_event_id"]
+    (event,) = google.events(kit.HOST, kit.HOST)
+    assert meeting["join_url"] in event["description"]
+
+
+def test_a_round_robin_meeting_moved_to_another_host_gets_their_event_and_zoom_meeting(services, zoom, kit, outbox):
+    bo = "bo@team.example"
+    kit.add_host(services)
+    kit.add_host(services, bo)
+    for user in (kit.HOST, bo):
+        zoom.add_user(user)
+    kit.add_link(services, "team", meeting_type="Round Robin", hosts=[{"user": kit.HOST}, {"user": bo}], video_conferencing="Zoom")
+    kit.add_link(services, "hana-30")
+    kit.add_link(services, "bo-30", host=bo)
+    booked = book(services, kit, start_at(kit, 10), slug="team")
+    old = services.store.get("Booking", booked["booking"])
+    first_host = old["host"]
+    other = bo if first_host == kit.HOST else kit.HOST
+    old_join = old["video_url"]
+    assert zoom.meetings and local_event(services, old)["status"] == "Confirmed"
+    # The first host is busy at 14:00 now: the move goes to the other host.
+    service.book(services, {**kit.visitor(email="walt@client.example"), "link": "hana-30" if first_host == kit.HOST else "bo-30",
+                            "start": start_at(kit, 14).isoformat()})
+    moved = service.reschedule(services, {"token": token_of(booked), "start": start_at(kit, 14).isoformat()})
+    drain(services)
+
+    new = services.store.get("Booking", moved["booking"])
+    assert new["host"] == other
+    # The first host's event is cancelled and their Zoom meeting deleted.
+    assert local_event(services, old)["status"] == "Cancelled"
+    (meeting,) = zoom.meetings.values()
+    assert meeting["host_email"] == other and meeting["start_time"] == zulu(start_at(kit, 14))
+    assert new["video_url"] == meeting["join_url"] != old_join
+    # The new host's calendar has the event, with the new join link.
+    event = local_event(services, new)
+    assert event["user"] == other and event["status"] == "Confirmed" and meeting["join_url"] in event["description"]
+    update = [m for m in emails(outbox, GUEST) if str(m["Subject"]).startswith("Updated")]
+    assert len(update) == 1 and meeting["join_url"] in html(update[0])
+    # A new iCalendar UID for the new host's meeting, and the old one cancelled, in the
+    # same email: the old host's provider cancelling the old UID cannot touch the new one.
+    assert new["ical_uid"] != old["ical_uid"]
+    from icalendar import Calendar
+
+    calendars = {part.get_filename(): Calendar.from_ical(part.get_payload(decode=True))
+                 for part in update[0].walk() if part.get_filename()}
+    assert sorted(calendars) == ["cancel.ics", "invite.ics"]
+    assert str(calendars["invite.ics"]["METHOD"]) == "REQUEST" and str(calendars["cancel.ics"]["METHOD"]) == "CANCEL"
+    assert str(next(iter(calendars["invite.ics"].walk("VEVENT")))["UID"]) == new["ical_uid"]
+    cancelled = next(iter(calendars["cancel.ics"].walk("VEVENT")))
+    assert str(cancelled["UID"]) == old["ical_uid"] and int(cancelled["SEQUENCE"]) == int(old["sequence"] or 0) + 1
+    # The host it left is told who took it; the new host gets the usual notice.
+    left = [m for m in emails(outbox, first_host) if str(m["Subject"]).startswith("Moved to")]
+    taker = services.store.get("User", other).get("full_name") or other
+    assert len(left) == 1 and taker in str(left[0]["Subject"]), [str(m["Subject"]) for m in left]
+    assert [m for m in emails(outbox, other) if str(m["Subject"]).startswith("Rescheduled")]

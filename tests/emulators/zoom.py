@@ -6,6 +6,8 @@ its url and MEETINGS_ZOOM_API_URL = its url + "/v2"):
 
   POST   /oauth/token?grant_type=account_credentials&account_id=...   (HTTP Basic client)
   POST   /v2/users/{userId}/meetings        201 the meeting ("me" or a known user's email)
+  GET    /v2/users/{userId}/meetings        200 {page_size, total_records, next_page_token, meetings: [...]}
+         (type=scheduled|upcoming|live, page_size up to 300, next_page_token: Zoom's paging)
   GET    /v2/meetings/{meetingId}           200
   PATCH  /v2/meetings/{meetingId}           204
   DELETE /v2/meetings/{meetingId}           204
@@ -14,19 +16,26 @@ Errors as Zoom sends them: 401 {"code": 124, "message": "Invalid access token."}
 unknown or expired token; 404 {"code": 1001, "message": "User does not exist: ..."} and
 {"code": 3001, "message": "Meeting does not exist: ..."}; 429 with Retry-After
 (`too_many_requests`, injected with `fail`); the token endpoint's 400 invalid_client.
+`lose_answer` does the work and then loses the answer (a 500, or no answer in time), as
+when Zoom made the meeting but the reply never came back.
 """
 
 from __future__ import annotations
 
 import base64
 import itertools
+import re
 import secrets
 import time
+from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
-from .base import EmulatorServer, Request, Response, bearer
+from .base import EmulatorServer, Fault, Request, Response, bearer
 
 TOKEN_LIFETIME = 3599
+MAX_PAGE = 300
+# What the meetings list shows of each meeting (Zoom's List meetings answer).
+LISTED = ("uuid", "id", "host_id", "topic", "type", "start_time", "duration", "timezone", "agenda", "created_at", "join_url")
 
 
 def zoom_error(status: int, code: int, message: str, headers: Optional[dict] = None) -> Response:
@@ -53,8 +62,11 @@ class ZoomEmulator(EmulatorServer):
         self.tokens: dict[str, float] = {}  # access token -> expiry (time.time())
         self.meetings: dict[str, dict[str, Any]] = {}
         self.ids = itertools.count(81234567890)
+        self.pages: dict[str, tuple[list[dict], int]] = {}  # next_page_token -> (the rest of the list, its total)
+        self.lost: list[Fault] = []
         self.route("POST", r"/oauth/token", self.token)
         self.route("POST", r"/v2/users/([^/]+)/meetings", self.create_meeting)
+        self.route("GET", r"/v2/users/([^/]+)/meetings", self.list_meetings)
         self.route("GET", r"/v2/meetings/(\d+)", self.get_meeting)
         self.route("PATCH", r"/v2/meetings/(\d+)", self.update_meeting)
         self.route("DELETE", r"/v2/meetings/(\d+)", self.delete_meeting)
@@ -72,6 +84,20 @@ class ZoomEmulator(EmulatorServer):
 
     def add_user(self, email: str) -> None:
         self.users.add(email.lower())
+
+    def lose_answer(self, method: str, pattern: str, response, times: int = 1) -> None:
+        """The next `times` matching requests are carried out, then answered with
+        response() instead (it may sleep past the client's timeout)."""
+        with self.lock:
+            self.lost.append(Fault(method, re.compile(pattern), response, times))
+
+    def dispatch(self, request: Request) -> Response:
+        answer = super().dispatch(request)
+        with self.lock:
+            fault = next((f for f in self.lost if f.times > 0 and f.method == request.method and f.pattern.search(request.path)), None)
+            if fault is not None:
+                fault.times -= 1
+        return fault.response() if fault is not None else answer
 
     # --- OAuth ---
 
@@ -133,6 +159,49 @@ class ZoomEmulator(EmulatorServer):
         with self.lock:
             self.meetings[meeting_id] = meeting
         return Response(201, meeting)
+
+    def list_meetings(self, request: Request, user: str) -> Response:
+        refused = self._authorized(request)
+        if refused:
+            return refused
+        from urllib.parse import unquote
+
+        user = unquote(user).lower()
+        host = self.owner if user == "me" else user
+        if host not in self.users:
+            return zoom_error(404, 1001, f"User does not exist: {user}.")
+        try:
+            size = min(MAX_PAGE, max(1, int(request.query.get("page_size") or 30)))
+        except ValueError:
+            return zoom_error(400, 300, "Invalid field.")
+        token = request.query.get("next_page_token")
+        with self.lock:
+            if token:
+                if token not in self.pages:
+                    return zoom_error(400, 300, "Invalid next_page_token.")
+                rest, total = self.pages.pop(token)
+            else:
+                rest = self._listed(host, request.query.get("type") or "scheduled")
+                total = len(rest)
+            page, rest = rest[:size], rest[size:]
+            following = ""
+            if rest:
+                following = secrets.token_urlsafe(24)
+                self.pages[following] = (rest, total)
+        return Response(200, {"page_size": size, "total_records": total, "next_page_token": following, "meetings": page})
+
+    def _listed(self, host: str, kind: str) -> list[dict]:
+        now = datetime.now(timezone.utc)
+
+        def ends(meeting: dict) -> datetime:
+            start = datetime.strptime(meeting["start_time"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+            return start + timedelta(minutes=int(meeting.get("duration") or 0))
+
+        chosen = [m for m in self.meetings.values() if m["host_email"] == host and m.get("start_time")]
+        if kind in ("upcoming", "upcoming_meetings", "live"):
+            chosen = [m for m in chosen if ends(m) > now]  # upcoming includes live ones
+        chosen.sort(key=lambda m: m["start_time"])
+        return [{key: m[key] for key in LISTED if key in m} for m in chosen]
 
     def _meeting(self, request: Request, meeting_id: str) -> tuple[Optional[dict], Optional[Response]]:
         refused = self._authorized(request)
