@@ -44,10 +44,10 @@ class Store(Protocol):
         """
 
     def count_by(
-        self, doctype: str, filters: Optional[Filters], field: str, latest: str = "creation"
+        self, doctype: str, filters: Optional[Filters], field: str, latest: str = "creation", for_update: bool = False
     ) -> dict[Any, tuple[int, Any]]:
         """{value of `field`: (how many matching rows, the largest `latest` among them)}:
-        one grouped query, however many rows match."""
+        one grouped query, however many rows match. for_update as in list()."""
 
     def insert(self, doctype: str, doc: Mapping[str, Any]) -> Doc:
         """Insert with child tables; returns the stored doc (with its name)."""

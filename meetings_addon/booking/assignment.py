@@ -132,6 +132,7 @@ def read_counts(services: Services, link: Mapping[str, Any], users: Iterable[str
         BOOKING,
         {"meeting_link": link["name"], "status": "Confirmed", "host": ["in", users], "start": [">=", now - LOOKBACK]},
         "host",
+        for_update=True,  # read under the hosts' lock: every commit so far counts
     )
     for user, (count, last) in counted.items():
         if user in tallies:

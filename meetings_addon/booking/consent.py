@@ -247,6 +247,19 @@ def validate_link(link: Mapping[str, Any]) -> None:
         seen.add(kind_name)
 
 
+def validate_settings(settings: Mapping[str, Any]) -> None:
+    """Meetings Settings' consent defaults: a default of legitimate interest needs its
+    legal basis, or every new link that turns consent on would be refused."""
+    kind = settings.get("default_consent_type")
+    if kind not in (None, "") and kind not in TYPES:
+        raise InvalidRule("default_consent_type", f"{kind!r} is not one of: {', '.join(TYPES)}")
+    basis = settings.get("default_legal_basis")
+    if basis not in (None, "") and basis not in LEGAL_BASES:
+        raise InvalidRule("default_legal_basis", f"{basis!r} is not one of: {', '.join(LEGAL_BASES)}")
+    if kind == LEGITIMATE_INTEREST and not basis:
+        raise InvalidRule("default_legal_basis", f"choose the legal basis: {' or '.join(LEGAL_BASES)}")
+
+
 def new_link_defaults(link: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
     """The values a new link takes from Meetings Settings (HubSpot: links created after
     GDPR is turned on have it on; a link not customised takes the account's texts and

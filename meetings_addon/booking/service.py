@@ -213,20 +213,22 @@ def _reserve(services, link, slot, duration, fields: dict[str, Any], *, exclude=
     """Lock, re-check against committed bookings, insert. Returns the booking doc."""
     kind = link.get("meeting_type") or ONE_ON_ONE
     start, end = slot.start, slot.end
-    if kind == GROUP:
-        # The link's owner organises (the event goes on their default calendar, the other
-        # hosts are its attendees) whatever their row in the hosts table.
-        attempts = [sorted(slot.hosts, key=lambda user: user != link.get("host"))]
-    elif kind == ROUND_ROBIN:
-        attempts = [[user] for user in _assignment_order(services, link, list(slot.hosts), fields)]
-    else:
-        attempts = [list(slot.hosts)]
     rules = rules_from_link(link)
     with services.store.atomic():
         # Every candidate is locked at once, in one sorted order, before any is tried: row
         # locks last until the transaction ends, so locking host by host in each request's
         # own assignment order deadlocks two round robin requests against each other.
-        services.store.lock("User", sorted({user for users in attempts for user in users}))
+        services.store.lock("User", sorted(set(slot.hosts)))
+        if kind == GROUP:
+            # The link's owner organises (the event goes on their default calendar, the
+            # other hosts are its attendees) whatever their row in the hosts table.
+            attempts = [sorted(slot.hosts, key=lambda user: user != link.get("host"))]
+        elif kind == ROUND_ROBIN:
+            # Under the lock: the counts include every booking committed before it, so two
+            # bookings at once are assigned as if one came after the other.
+            attempts = [[user] for user in _assignment_order(services, link, list(slot.hosts), fields)]
+        else:
+            attempts = [list(slot.hosts)]
         for users in attempts:
             with services.store.atomic():
                 fresh = bookings_by_host(booking_rows(services, start, end, for_update=True), users, link["name"], exclude)
@@ -486,4 +488,20 @@ def _reserve_moved(services, link, slot, duration, carried, old):
     # the timeline Event moves with the booking instead of being logged again.
     if old["host"] in slot.hosts and (link.get("meeting_type") or ONE_ON_ONE) == ROUND_ROBIN:
         slot = slot._replace(hosts=(old["host"],))
-    return _reserve(services, link, slot, duration, carried, exclude=old["name"], log=False)
+    booking = _reserve(services, link, slot, duration, carried, exclude=old["name"], log=False)
+    if booking["host"] != old["host"]:
+        # Another host takes it: their own calendar event and video (a Zoom meeting under
+        # their Zoom user, a Meet link on their event) are made by the new booking's job;
+        # the old host's event and Zoom meeting are removed by the old booking's. A new
+        # iCalendar UID too: the old host's provider cancels the old UID, which must not
+        # cancel the new meeting in the invitee's calendar (the invitee's update email
+        # carries the new invitation and the old UID's cancellation, notifications/emails.py).
+        fresh = {**dict.fromkeys(HOST_BOUND), "ical_uid": f"{uuid.uuid4().hex}@meetings-addon", "sequence": 0}
+        services.store.update(BOOKING, booking["name"], fresh)
+        booking.update(fresh)
+        services.jobs.enqueue("meetings_addon.booking.jobs.sync_calendar_event", job_id=f"calendar:{old['name']}", booking=old["name"])
+    return booking
+
+
+# What a reschedule carries over only while the host stays the same.
+HOST_BOUND = ("provider", "provider_event_id", "video_provider", "video_url", "video_meeting_id")

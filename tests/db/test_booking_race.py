@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from datetime import datetime, timedelta
 from urllib.parse import urlparse
 
@@ -133,6 +134,20 @@ def test_round_robin_three_hosts_thirty_visitors(services, backend):
     assert sorted(row["host"] for row in rows) == sorted(hosts)
     assert count(store, "Booking") == 3
     assert count(store, "Event") == 3
+
+
+def test_round_robin_stays_fair_when_visitors_book_at_once(services, backend):
+    """Twelve visitors book twelve different times at the same moment: the counts are
+    read under the hosts' lock, so each sees the bookings committed before it and the
+    split is exact (4 each), as if they had come one after another."""
+    store = services.store
+    hosts = [add_user(store, f"fair{i}@example.com") for i in range(3)]
+    add_link(store, "fair", hosts[0], meeting_type="Round Robin", hosts=tuple(hosts), durations="30")
+    starts = [local(TUESDAY, 9) + timedelta(minutes=30 * i) for i in range(12)]
+    won, lost = race(services, [booking_payload("fair", start, f"f{i}@example.com") for i, start in enumerate(starts)])
+    assert len(won) == 12 and not lost, lost
+    rows = store.list("Booking", {"meeting_link": "fair", "status": "Confirmed"}, fields=("host",))
+    assert sorted(Counter(row["host"] for row in rows).values()) == [4, 4, 4], backend
 
 
 @pytest.mark.parametrize("hosts", [1, 4])

@@ -76,6 +76,16 @@ def test_a_new_link_takes_consent_from_the_settings_and_keeps_its_own_text(site)
     assert frappe.get_doc("Meeting Link", doc.name).consent_text == "Our own words."
 
 
+def test_a_ticked_new_link_without_a_type_takes_the_settings_type(site):
+    settings = frappe.get_single("Meetings Settings")
+    settings.update({"default_consent_type": "Legitimate interest",
+                     "default_legal_basis": "Legitimate interest - existing customer"})
+    settings.save(ignore_permissions=True)
+    host = make_user(f"{unique('gd')}@meetings-host.example.com", "Gina")
+    doc = frappe.get_doc(link_values(unique("gd"), host, consent_enabled=1)).insert(ignore_permissions=True)
+    assert (doc.consent_type, doc.legal_basis) == ("Legitimate interest", "Legitimate interest - existing customer")
+
+
 def test_the_consent_given_is_stored_and_shown_on_the_contact(services):
     host = make_user(f"{unique('gd')}@meetings-host.example.com", "Gina")
     slug = unique("gd")
@@ -109,7 +119,8 @@ def test_the_consent_given_is_stored_and_shown_on_the_contact(services):
 def test_video_and_domain_fields_are_validated_naming_the_field(site):
     host = make_user(f"{unique('vd')}@meetings-host.example.com", "Vic")
     settings = frappe.get_single("Meetings Settings")
-    settings.update({"zoom_account_id": "", "zoom_client_id": ""})
+    # meet.example.com is one of the site's domains (a link may only use those: domains.py).
+    settings.update({"zoom_account_id": "", "zoom_client_id": "", "custom_domains": "meet.example.com"})
     settings.save(ignore_permissions=True)
     meta = frappe.get_meta("Meeting Link")
     zoom = frappe.get_doc(link_values(unique("vd"), host, video_conferencing="Zoom"))
@@ -123,3 +134,11 @@ def test_video_and_domain_fields_are_validated_naming_the_field(site):
     good = frappe.get_doc(link_values(unique("vd"), host, custom_domain="Meet.Example.COM.")).insert(
         ignore_permissions=True)
     assert good.custom_domain == "meet.example.com"
+
+
+def test_settings_refuse_a_legitimate_interest_default_without_its_legal_basis(site):
+    settings = frappe.get_single("Meetings Settings")
+    settings.update({"default_consent_type": "Legitimate interest", "default_legal_basis": ""})
+    with pytest.raises(frappe.ValidationError) as refused:
+        settings.save(ignore_permissions=True)
+    assert str(refused.value).startswith(frappe.get_meta("Meetings Settings").get_label("default_legal_basis") + ": ")

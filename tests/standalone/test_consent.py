@@ -173,6 +173,13 @@ def test_a_new_link_takes_the_defaults_of_meetings_settings(h, server, services)
     facts = server.method("get_link", get={"link": "plain"}).json()["message"]
     assert facts["consent_enabled"] is True and facts["subscriptions"] == [{"subscription_type": "One to one", "label": "One to one"}]
 
+    # With legitimate interest as the account's type, a link that turns consent on without
+    # choosing a type takes it, and its legal basis.
+    services.store.update("Meetings Settings", "Meetings Settings", {
+        "default_consent_type": "Legitimate interest", "default_legal_basis": PROSPECT})
+    ticked = server.resource("POST", "Meeting Link", token, json=link_body("ticked", consent_enabled=1)).json()["data"]
+    assert (ticked["consent_type"], ticked["legal_basis"]) == ("Legitimate interest", PROSPECT)
+
 
 def test_consent_off_and_on_again_restores_the_links_own_text(h, server, services):
     token = h.add_host()
@@ -206,3 +213,15 @@ def test_the_page_shows_the_consent_texts_escaped(h, server):
     assert "<script>alert(1)" not in html and "<img src=x" not in html
     assert "Line one &lt;script&gt;alert(1)&lt;/script&gt;\nLine two" in html
     assert 'name="subscriptions" value="M"' in html and "&lt;img src=x onerror=alert(2)&gt;News" in html
+
+
+def test_settings_refuse_legitimate_interest_without_a_legal_basis(h, server, services):
+    """Else every new link that turns consent on would be refused for want of one."""
+    admin = h.add_host("Administrator", tz="UTC", name="Administrator")
+    path = "Meetings Settings/Meetings Settings"
+    refused = server.resource("PUT", path, admin, json={"default_consent_type": "Legitimate interest"})
+    assert refused.status_code == 417 and refused.json()["field"] == "default_legal_basis", refused.text
+    assert not services.store.get("Meetings Settings", "Meetings Settings").get("default_consent_type") == "Legitimate interest"
+    fine = server.resource("PUT", path, admin,
+                           json={"default_consent_type": "Legitimate interest", "default_legal_basis": PROSPECT})
+    assert fine.status_code == 200, fine.text

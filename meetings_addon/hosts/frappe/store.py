@@ -415,7 +415,12 @@ class FrappeStore:
         return value
 
     def count_by(
-        self, doctype: str, filters: Optional[Mapping[str, Any]], field: str, latest: str = "creation"
+        self,
+        doctype: str,
+        filters: Optional[Mapping[str, Any]],
+        field: str,
+        latest: str = "creation",
+        for_update: bool = False,
     ) -> dict[Any, tuple[int, Any]]:
         meta = self.meta(doctype)
         columns = self._columns(meta)
@@ -424,14 +429,19 @@ class FrappeStore:
                 raise InvalidInput("fields", f"{doctype} has no field {fieldname!r}")
         # Plain column names: Frappe's query builder reads a `tab...` inside max() as
         # another table to join.
-        rows = frappe.get_all(
-            doctype,
-            filters=self._filters(meta, filters or {}),
-            fields=[f"`{field}` as grouped", "count(*) as n", f"max(`{latest}`) as latest"],
-            group_by=f"`{field}`",
-            order_by=None,
-            limit_page_length=0,
-        )
+        arguments = {
+            "filters": self._filters(meta, filters or {}),
+            "fields": [f"`{field}` as grouped", "count(*) as n", f"max(`{latest}`) as latest"],
+            "group_by": f"`{field}`",
+            "order_by": None,
+            "limit_page_length": 0,
+        }
+        if for_update and self._depth():
+            # REPEATABLE READ would answer from the transaction's snapshot: a locking read
+            # sees every commit so far (as list() does).
+            rows = frappe.db.sql(f"{frappe.get_all(doctype, run=False, **arguments)} for update", as_dict=True)
+        else:
+            rows = frappe.get_all(doctype, **arguments)
         return {row.grouped: (int(row.n), self._out(meta, {latest: row.latest})[latest]) for row in rows}
 
     def _out(self, meta, row: Mapping[str, Any]) -> dict[str, Any]:

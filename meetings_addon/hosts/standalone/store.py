@@ -268,7 +268,12 @@ class SQLStore:
             return [self._out(meta, row) for row in connection.execute(query).mappings()]
 
     def count_by(
-        self, doctype: str, filters: Optional[Mapping[str, Any]], field: str, latest: str = "creation"
+        self,
+        doctype: str,
+        filters: Optional[Mapping[str, Any]],
+        field: str,
+        latest: str = "creation",
+        for_update: bool = False,  # every read here sees the latest commits: see list()
     ) -> dict[Any, tuple[int, Any]]:
         meta = self.meta(doctype)
         table = self._table(doctype)

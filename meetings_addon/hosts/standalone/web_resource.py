@@ -29,7 +29,7 @@ from email_validator import EmailNotValidError, validate_email
 from ... import conferencing
 from ...booking import consent, service
 from ...errors import InvalidInput, InvalidRule, MeetingsError, NotFound
-from ...domains import clean_custom_domain
+from ...domains import check_custom_domain, clean_site_domains
 from ...links import validate_hosts, validate_link_rules
 from ...notifications.reminders import validate_reminders
 from ...ports import Services
@@ -43,6 +43,7 @@ BOOKING = "Booking"
 CONNECTION = "Calendar Connection"
 LOCAL_EVENT = "Local Calendar Event"
 WEBHOOK = "Meetings Webhook"
+SETTINGS = "Meetings Settings"  # a single: read and changed at /api/resource/Meetings Settings/Meetings Settings
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_SLUG = 100
 MAX_ROWS = 200  # rows in one child table
@@ -80,6 +81,8 @@ RESOURCES = {
     LOCAL_EVENT: Resource("user", create=False, update=False, delete=False),
     # A webhook receives every booking's data: the Administrator's alone (System Manager in Frappe).
     WEBHOOK: Resource("owner", admin_only=True),
+    # The site's settings (custom domains, defaults, providers): System Manager in Frappe.
+    SETTINGS: Resource("owner", create=False, delete=False, admin_only=True),
 }
 HIDDEN = {BOOKING: {"manage_token"}}
 
@@ -96,6 +99,8 @@ def resource(services: Services, doctype: str, user: Optional[str] = None) -> tu
 
 def list_docs(services: Services, user: str, doctype: str, args: Mapping[str, Any]) -> list[dict]:
     meta, spec = resource(services, doctype, user)
+    if meta.issingle:  # no table to query: its one document, as Frappe lists a single
+        return [{"name": doctype}]
     visible = _visible_columns(services, meta)
     fields = _fields_arg(args.get("fields"), visible)
     filters = _filters_arg(args.get("filters"), doctype, visible)
@@ -167,6 +172,10 @@ def update_doc(services: Services, user: str, doctype: str, name: str, body: Map
             values["custom_domain"] = merged["custom_domain"]
     if doctype == WEBHOOK:
         _check_webhook(values)
+    if doctype == SETTINGS:  # what the Frappe controller checks
+        if "custom_domains" in values:
+            values["custom_domains"] = clean_site_domains(values["custom_domains"], services.site_url)
+        consent.validate_settings(merged)
     _check_mandatory(services, meta, merged)
     with services.store.atomic():
         services.store.update(doctype, name, values)
@@ -216,6 +225,8 @@ def _set_secret(services: Services, doctype: str, name: str, fieldname: str, val
 
 
 def _readable(services: Services, user: str, doctype: str, spec: Resource, name: str) -> dict:
+    if services.store.meta(doctype).issingle and name != doctype:
+        raise NotFound(f"{doctype} {name} not found")  # a single's one name is its doctype's
     doc = services.store.get(doctype, name) if len(name) <= 140 else None
     if not doc:
         raise NotFound(f"{doctype} {name} not found")
@@ -494,10 +505,10 @@ def _check_link(services: Services, doc: dict, current: Optional[Mapping[str, An
     validate_link_rules(doc)
     validate_hosts(doc)
     validate_reminders(doc)
-    conferencing.validate_link(services, doc)
+    conferencing.validate_link(services, doc, current)
     consent.validate_link(doc)
-    if "custom_domain" in doc:
-        doc["custom_domain"] = clean_custom_domain(doc["custom_domain"])
+    if "custom_domain" in doc:  # one of the site's domains (Meetings Settings), as Frappe's controller checks
+        doc["custom_domain"] = check_custom_domain(services, doc["custom_domain"], (current or {}).get("custom_domain"))
     if current is None and services.store.get_value(LINK, {"name": slug}, "name"):
         from ...errors import DuplicateEntry
 

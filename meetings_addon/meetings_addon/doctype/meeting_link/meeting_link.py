@@ -8,7 +8,7 @@ from frappe import _
 from frappe.model.document import Document
 from frappe.utils import get_system_timezone
 
-from meetings_addon.domains import clean_custom_domain
+from meetings_addon.domains import check_custom_domain, clean_custom_domain
 from meetings_addon.booking.consent import new_link_defaults, validate_link as validate_consent_rules
 from meetings_addon.errors import InvalidRule
 from meetings_addon.links import validate_hosts, validate_link_rules
@@ -162,6 +162,12 @@ class MeetingLink(Document):
     def validate_custom_domain(self):
         try:
             self.custom_domain = clean_custom_domain(self.custom_domain)
+            current = (self.get_doc_before_save() or {}).get("custom_domain")
+            if self.custom_domain and self.custom_domain != current:
+                # A new domain: one a System Manager listed in Meetings Settings (domains.py).
+                from meetings_addon.hosts.frappe.services import services
+
+                check_custom_domain(services(), self.custom_domain, current)
         except InvalidRule as error:
             self.throw_on(error.field, error.reason)
 
@@ -172,17 +178,18 @@ class MeetingLink(Document):
         from meetings_addon.hosts.frappe.services import services
 
         try:
-            validate_link(services(), self.as_dict())
+            validate_link(services(), self.as_dict(), self.get_doc_before_save())  # None when new
         except InvalidRule as error:
             self.throw_on(error.field, error.reason)
 
     def apply_consent_defaults(self):
         """A new link takes consent and its texts from Meetings Settings (booking/consent.py).
         Frappe has already put the JSON defaults in: an unticked consent_enabled counts as not
-        chosen, so with GDPR on in the settings every new link starts with it on."""
+        chosen, so with GDPR on in the settings every new link starts with it on. An empty
+        consent_type (no JSON default) takes the settings' type, on both hosts."""
         values = self.as_dict()
         if not self.consent_enabled:
-            values.update(consent_enabled=None, consent_type=None)
+            values.update(consent_enabled=None)
         settings = frappe.get_cached_doc("Meetings Settings").as_dict()
         changes = new_link_defaults(values, settings)
         for row in changes.pop("subscriptions", []):
