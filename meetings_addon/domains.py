@@ -101,10 +101,6 @@ def request_host(host: Optional[str]) -> str:
     return host.rsplit(":", 1)[0].rstrip(".") if ":" in host else host.rstrip(".")
 
 
-def _site_host(services: Services) -> str:
-    return (urlsplit(services.site_url or "").hostname or "").lower()
-
-
 def clean_site_domains(value: Any, site_url: str = "") -> str:
     """Meetings Settings > Custom Domains as stored: one cleaned host name per line, in
     the order given, duplicates dropped. InvalidRule naming `custom_domains` for a line
@@ -131,14 +127,15 @@ def site_domains(services: Services) -> frozenset[str]:
     """The domains an administrator connected (Meetings Settings > Custom Domains). A line
     that no longer passes (stored before a rule existed) is skipped, never trusted."""
     settings = services.store.get(SETTINGS, SETTINGS) or {}
-    own = _site_host(services)
     listed = set()
+    # The site's own name is refused when the list is saved, not here: on Frappe the
+    # site's URL follows the request's Host, which on a custom domain is that domain.
     for line in str(settings.get(SETTINGS_FIELD) or "").splitlines():
         try:
             domain = clean_custom_domain(line, SETTINGS_FIELD)
         except InvalidRule:
             continue
-        if domain and domain != own:
+        if domain:
             listed.add(domain)
     return frozenset(listed)
 
