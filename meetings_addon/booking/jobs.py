@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import conferencing
-from ..connections.registry import user_calendars
+from ..connections.registry import event_calendar, user_calendars
 from ..ports import Services
 from .service import BOOKING, LINK, fill_tokens
 
@@ -20,8 +20,16 @@ def sync_calendar_event(services: Services, booking: str) -> None:
     doc = services.store.get(BOOKING, booking)
     if not doc:
         return
-    calendars = user_calendars(services, doc["host"])
-    default = calendars.default
+    default = None
+    if doc.get("provider_event_id") and doc.get("calendar_id"):
+        # The event stays where it was written, whatever the default calendar is now.
+        default = event_calendar(services, doc["host"], doc.get("calendar_connection"), doc["calendar_id"])
+        if default is None:  # that calendar was disconnected or removed: the event with it
+            gone = {"provider_event_id": None, "calendar_connection": None, "calendar_id": None}
+            services.store.update(BOOKING, booking, gone)
+            doc = {**doc, **gone}
+    if default is None:
+        default = user_calendars(services, doc["host"]).default
     if not default:
         if doc["status"] == "Cancelled" or _moved_to_another_host(services, doc):
             conferencing.cancel(services, doc)  # the Zoom meeting goes with the booking
@@ -85,7 +93,8 @@ def _sync(services: Services, doc, connection, provider, calendar_id: str) -> No
         values = {}
     else:
         written = provider.create_event(calendar_id, event)
-        values = {"provider": connection.get("provider"), "provider_event_id": written["id"]}
+        values = {"provider": connection.get("provider"), "provider_event_id": written["id"],
+                  "calendar_connection": connection.get("name"), "calendar_id": calendar_id}
     if plan.provider and plan.provider != conferencing.ZOOM and doc.get("video_url") and not (written or {}).get("join_url"):
         written = {**(written or {}), "join_url": doc["video_url"], "conference_id": doc.get("video_meeting_id")}
     values.update(conferencing.settle(plan, written))

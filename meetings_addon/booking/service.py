@@ -449,7 +449,8 @@ def reschedule(services: Services, payload: Mapping[str, Any]) -> dict[str, Any]
             "meeting_link", "source", "first_name", "last_name", "email", "answers", "consent_given",
             "consent_text", "consent_time", "consent_type", "legal_basis", "consent_subscriptions",
             "contact", "reference_doctype", "reference_name", "event",
-            "provider", "provider_event_id", "ical_uid", "buffer_before", "buffer_after", "manage_token",
+            "provider", "provider_event_id", "calendar_connection", "calendar_id",
+            "ical_uid", "buffer_before", "buffer_after", "manage_token",
             "video_provider", "video_url", "video_meeting_id",  # the same join link (Zoom meeting PATCHed)
         )
     }
@@ -504,4 +505,5 @@ def _reserve_moved(services, link, slot, duration, carried, old):
 
 
 # What a reschedule carries over only while the host stays the same.
-HOST_BOUND = ("provider", "provider_event_id", "video_provider", "video_url", "video_meeting_id")
+HOST_BOUND = ("provider", "provider_event_id", "calendar_connection", "calendar_id",
+              "video_provider", "video_url", "video_meeting_id")

@@ -6,7 +6,7 @@ Provider adapters for Google, Microsoft and CalDAV register here by provider nam
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Optional
 
 from ..calendars.local import LocalCalendar
 from ..ports import CalendarProvider, Doc, Services
@@ -84,3 +84,20 @@ def user_calendars(services: Services, user: str) -> UserCalendars:
             if row.get("is_default") and found.default is None:
                 found.default = (connection, provider, row["calendar_id"])
     return found
+
+
+def event_calendar(services: Services, user: str, connection_name: Optional[str], calendar_id: Optional[str]):
+    """(connection, provider, calendar_id) of the calendar that holds a booking's event,
+    as recorded when the event was written; None when it can no longer be reached (the
+    connection was removed or disconnected). An empty connection is the user's Local
+    calendar of a user without connections."""
+    if not calendar_id:
+        return None
+    if not connection_name:
+        local = LocalCalendar(services.store, user, services)
+        return ({"name": None, "provider": "Local", "user": user}, local, calendar_id)
+    connection = services.store.get(CONNECTION, connection_name)
+    if not connection or connection.get("status") == "Disconnected":
+        return None
+    factory = FACTORIES.get(connection.get("provider"))
+    return (connection, factory(services, connection), calendar_id) if factory else None

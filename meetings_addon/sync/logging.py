@@ -102,7 +102,9 @@ def _existing(services: Services, events: list[RemoteEvent]) -> tuple[dict[str, 
     return by_id, by_uid, {u: by_uid[u] for u in app_uids if u in by_uid}
 
 
-def apply_page(services: Services, connection: Mapping[str, Any], events: list[RemoteEvent]) -> dict[str, int]:
+def apply_page(
+    services: Services, connection: Mapping[str, Any], events: list[RemoteEvent], calendar_id: Optional[str] = None
+) -> dict[str, int]:
     """Log, update or cancel the meetings of one page of changes. Returns counts."""
     counts = {"logged": 0, "updated": 0, "cancelled": 0, "skipped": 0}
     if not events:
@@ -142,7 +144,7 @@ def apply_page(services: Services, connection: Mapping[str, Any], events: list[R
         if connected_on is None or event.created is None or event.created < connected_on.replace(microsecond=0):
             counts["skipped"] += 1  # from before the connection: never imported
             continue
-        row = _log(services, connection, event, emails, contacts, participants)
+        row = _log(services, connection, event, emails, contacts, participants, calendar_id)
         by_id[event.id] = row
         if event.ical_uid:
             by_uid[event.ical_uid] = row
@@ -164,12 +166,16 @@ def _booking_values(event: RemoteEvent, emails: list[str], contacts: list[str]) 
     return values
 
 
-def _log(services: Services, connection: Mapping[str, Any], event: RemoteEvent, emails, contacts, participants) -> Doc:
+def _log(services: Services, connection: Mapping[str, Any], event: RemoteEvent, emails, contacts, participants,
+         calendar_id: Optional[str] = None) -> Doc:
     booking = {
         "host": connection["user"],
         "source": "Calendar",
         "provider": connection.get("provider"),
         "provider_event_id": event.id,
+        # Where the event lives: a change made from the CRM record goes back to it.
+        "calendar_connection": connection.get("name") if calendar_id else None,
+        "calendar_id": calendar_id,
         "ical_uid": event.ical_uid,
         **_booking_values(event, emails, contacts),
     }

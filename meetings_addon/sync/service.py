@@ -118,7 +118,7 @@ def sync_calendar(services: Services, connection_name: str, calendar_id: str, *,
             with services.store.atomic():
                 services.store.lock(CONNECTION, [connection_name])
                 current = services.store.get(CONNECTION, connection_name) or connection
-                counts = sync_logging.apply_page(services, current, page.events)
+                counts = sync_logging.apply_page(services, current, page.events, calendar_id=calendar_id)
                 now = services.clock.now()
                 if page.next_page_token:
                     values = {"sync_page_token": page.next_page_token, "sync_lease_until": now + LEASE}

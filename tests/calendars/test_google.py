@@ -285,6 +285,34 @@ def test_reschedule_patches_and_cancel_deletes_with_updates_sent(services, googl
     assert google.count("DELETE", r"/events/") == 2
 
 
+def test_a_meeting_is_moved_and_cancelled_where_it_was_written_after_the_default_changes(services, google, kit, booked_host):
+    """The booking records the calendar that holds its event: choosing another default
+    calendar later sends the move and the cancellation to the first one, not the new."""
+    monday = kit.next_monday()
+    other = "cal0@group.calendar.google.com"
+    answer = book(services, kit, at(monday, 11))
+    services.jobs.drain(20)
+    booking = services.store.get("Booking", answer["booking"])
+    assert (booking["calendar_connection"], booking["calendar_id"]) == (booked_host["name"], kit.HOST)
+    rows = [dict(row, is_default=int(row["calendar_id"] == other)) for row in booked_host["calendars"]]
+    services.store.update("Calendar Connection", booked_host["name"], {"calendars": rows})
+
+    token = answer["manage_url"].rsplit("/", 1)[1]
+    service.reschedule(services, {"token": token, "start": at(monday, 13).isoformat(), "timezone": "America/New_York"})
+    services.jobs.drain(20)
+    [event] = google.events(kit.HOST, kit.HOST)
+    assert datetime.fromisoformat(event["start"]["dateTime"].replace("Z", "+00:00")) == at(monday, 13)
+    assert google.events(kit.HOST, other) == [] and google.count("POST", EVENTS) == 1
+    service.cancel(services, {"token": token, "reason": "conflict"})
+    services.jobs.drain(20)
+    assert google.events(kit.HOST, kit.HOST) == [] and google.events(kit.HOST, other) == []
+    assert not services.jobs.failures
+    # A new booking goes to the new default.
+    book(services, kit, at(monday, 15))
+    services.jobs.drain(20)
+    assert len(google.events(kit.HOST, other)) == 1
+
+
 # --- When the calendar breaks ---------------------------------------------------------------
 
 

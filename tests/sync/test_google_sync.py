@@ -51,6 +51,8 @@ def test_first_sync_after_connecting_logs_meetings_with_contacts(world):
     [booking] = calendar_bookings(services)
     assert booking["status"] == "Confirmed" and booking["host"] == HOST and booking["contact"] == contact
     assert booking["provider_event_id"] == event["id"] and booking["ical_uid"] == event["iCalUID"]
+    # Where the event lives, for changes made from the CRM record later.
+    assert (booking["calendar_connection"], booking["calendar_id"]) == (connection["name"], HOST)
     assert booking["start"] == start and booking["end"] == end and booking["email"] == GUEST
     timeline = services.store.get("Event", booking["event"])
     assert timeline["event_category"] == "Meeting" and timeline["subject"] == "Demo with Gia"
