@@ -53,7 +53,8 @@ class Store(Protocol):
         """Insert with child tables; returns the stored doc (with its name)."""
 
     def update(self, doctype: str, name: str, values: Mapping[str, Any]) -> None:
-        """Set parent fields (a child table given as a list replaces that table)."""
+        """Set parent fields (a child table given as a list replaces that table); of the
+        standard fields, only `owner` may be changed."""
 
     def delete(self, doctype: str, name: str) -> None: ...
 

@@ -500,6 +500,8 @@ def _reserve_moved(services, link, slot, duration, carried, old):
         fresh = {**dict.fromkeys(HOST_BOUND), "ical_uid": f"{uuid.uuid4().hex}@meetings-addon", "sequence": 0}
         services.store.update(BOOKING, booking["name"], fresh)
         booking.update(fresh)
+        if booking.get("event"):  # the timeline's meeting is the new host's now
+            timeline.reassign_meeting(services, booking["event"], booking["host"])
         services.jobs.enqueue("meetings_addon.booking.jobs.sync_calendar_event", job_id=f"calendar:{old['name']}", booking=old["name"])
     return booking
 

@@ -152,6 +152,11 @@ def move_meeting(services: Services, event: str, start, end) -> None:
     services.store.update("Event", event, {"starts_on": start, "ends_on": end})
 
 
+def reassign_meeting(services: Services, event: str, host: str) -> None:
+    """Another host took the meeting (a round robin reschedule): the Event is theirs."""
+    services.store.update("Event", event, {"owner": host})
+
+
 def cancel_meeting(services: Services, event: str) -> None:
     services.store.update("Event", event, {"status": "Cancelled"})
 

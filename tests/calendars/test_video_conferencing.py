@@ -458,6 +458,7 @@ def test_a_round_robin_meeting_moved_to_another_host_gets_their_event_and_zoom_m
     assert str(next(iter(calendars["invite.ics"].walk("VEVENT")))["UID"]) == new["ical_uid"]
     cancelled = next(iter(calendars["cancel.ics"].walk("VEVENT")))
     assert str(cancelled["UID"]) == old["ical_uid"] and int(cancelled["SEQUENCE"]) == int(old["sequence"] or 0) + 1
+    assert services.store.get("Event", new["event"])["owner"] == other  # the timeline's meeting too
     # The host it left is told who took it; the new host gets the usual notice.
     left = [m for m in emails(outbox, first_host) if str(m["Subject"]).startswith("Moved to")]
     taker = services.store.get("User", other).get("full_name") or other

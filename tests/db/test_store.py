@@ -198,6 +198,14 @@ def test_list_order_by_limit_and_fields(store, bookings):
 # --- Types -----------------------------------------------------------------------------
 
 
+def test_update_may_change_the_owner_and_no_other_standard_field(store):
+    store.insert("Booking", booking_doc(name="own1", owner="a@example.com"))
+    created = store.get("Booking", "own1")["creation"]
+    store.update("Booking", "own1", {"owner": "b@example.com", "creation": datetime(2000, 1, 1, tzinfo=UTC)})
+    doc = store.get("Booking", "own1")
+    assert doc["owner"] == "b@example.com" and doc["creation"] == created
+
+
 def test_count_by_groups_matching_rows_with_their_latest_value(store):
     starts = [datetime(2030, 1, 8, 9, 0, tzinfo=UTC) + timedelta(hours=i) for i in range(5)]
     hosts = ["a@example.com", "b@example.com", "a@example.com", "a@example.com", "b@example.com"]

@@ -349,6 +349,8 @@ class FrappeStore:
                 raise NotFound(f"{doctype} {name} not found")
             document = frappe.get_doc(doctype, name)
         document.update(self._doc_in(meta, values))
+        if values.get("owner"):  # the one standard field a use-case changes (a reassigned Event)
+            document.owner = values["owner"]
         with self._mapped_errors(doctype, name):
             document.save(ignore_permissions=True)
 

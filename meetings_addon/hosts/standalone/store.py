@@ -418,6 +418,8 @@ class SQLStore:
         now = datetime.now(UTC).replace(tzinfo=None)
         table = self._table(doctype)
         columns = self._values(meta, values)
+        if values.get("owner"):  # the one standard field a use-case changes (a reassigned Event)
+            columns["owner"] = values["owner"]
         try:
             with self._statement() as connection:
                 result = connection.execute(update(table).where(table.c.name == name).values(modified=now, **columns))
