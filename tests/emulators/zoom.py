@@ -131,16 +131,24 @@ class ZoomEmulator(EmulatorServer):
 
     # --- meetings ---
 
-    def create_meeting(self, request: Request, user: str) -> Response:
+    def _user(self, request: Request, user: str) -> tuple[Optional[str], Optional[Response]]:
+        """The Zoom user a /users/{userId}/... path names ("me": the app's owner), or the
+        error Zoom answers: a bad token, an unknown user."""
         refused = self._authorized(request)
         if refused:
-            return refused
+            return None, refused
         from urllib.parse import unquote
 
         user = unquote(user).lower()
         host = self.owner if user == "me" else user
         if host not in self.users:
-            return zoom_error(404, 1001, f"User does not exist: {user}.")
+            return None, zoom_error(404, 1001, f"User does not exist: {user}.")
+        return host, None
+
+    def create_meeting(self, request: Request, user: str) -> Response:
+        host, refused = self._user(request, user)
+        if refused:
+            return refused
         body = request.json()
         if not body.get("topic") or int(body.get("type") or 2) not in (1, 2, 3, 8):
             return zoom_error(400, 300, "Validation Failed.")
@@ -161,15 +169,9 @@ class ZoomEmulator(EmulatorServer):
         return Response(201, meeting)
 
     def list_meetings(self, request: Request, user: str) -> Response:
-        refused = self._authorized(request)
+        host, refused = self._user(request, user)
         if refused:
             return refused
-        from urllib.parse import unquote
-
-        user = unquote(user).lower()
-        host = self.owner if user == "me" else user
-        if host not in self.users:
-            return zoom_error(404, 1001, f"User does not exist: {user}.")
         try:
             size = min(MAX_PAGE, max(1, int(request.query.get("page_size") or 30)))
         except ValueError:
