@@ -94,6 +94,10 @@ def event_calendar(services: Services, user: str, connection_name: Optional[str]
     if not calendar_id:
         return None
     if not connection_name:
+        # The Local calendar of a user without connections; once they connect one, their
+        # meetings belong on it (the Local calendar is no longer read): written anew there.
+        if services.store.list(CONNECTION, {"user": user, "status": ["!=", "Disconnected"]}, limit=1):
+            return None
         local = LocalCalendar(services.store, user, services)
         return ({"name": None, "provider": "Local", "user": user}, local, calendar_id)
     connection = services.store.get(CONNECTION, connection_name)

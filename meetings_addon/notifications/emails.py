@@ -126,14 +126,22 @@ def _replaced(services: Services, meeting: Meeting) -> Optional[Meeting]:
 
 
 def invitee_email(
-    services: Services, meeting: Meeting, change: str, *, sequence: int, manage_url: Optional[str], now: datetime
+    services: Services, meeting: Meeting, change: str, *, sequence: int, manage_url: Optional[str], now: datetime,
+    moved_to: Optional[Meeting] = None,
 ) -> Email:
+    """`moved_to` (with change "cancelled"): the meeting was replaced by that one under
+    another UID; this email's CANCEL takes the old entry out of the invitee's calendar
+    (its own email: calendar clients act on one invitation per message)."""
     person = meeting.invitee
     _ = person.reader._
     status = meeting.status
     requested = status == "Requested"
     about = f"{meeting.title} – {person.reader.short_when(meeting.start)}"
-    if change == "cancelled":
+    if moved_to is not None:
+        subject = _("Moved: {0}", about)
+        heading = _("Your meeting moved to {0} with {1}", person.reader.short_when(moved_to.start), moved_to.host.name)
+        note = _("The attached cancellation removes the earlier entry from your calendar; the new invitation came in its own email.")
+    elif change == "cancelled":
         subject, heading = _("Cancelled: {0}", about), _("Your meeting has been cancelled")
         note = _("The attached cancellation removes the meeting from your calendar.")
     elif requested:
@@ -150,10 +158,6 @@ def invitee_email(
         method = ics.method_for(meeting)
         content = ics.invitation(meeting, now=now, manage_url=manage_url if change != "cancelled" else None, method=method)
         attachments = ((ics.FILENAME, content, ics.content_type(method)),)
-        replaced = _replaced(services, meeting) if change == "rescheduled" else None
-        if replaced is not None:  # moved to another host: a new UID, the old one cancelled
-            attachments += ((ics.CANCEL_FILENAME, ics.invitation(replaced, now=now, method="CANCEL"),
-                             ics.content_type("CANCEL")),)
     book_again = domains.page_url(services, meeting.link)  # on the link's custom domain when set
     html = render(
         "meetings_invitee.html",
@@ -168,9 +172,9 @@ def invitee_email(
         previous_when=_previous_when(meeting, person, change),
         duration=_("{0} minutes", meeting.duration),
         hosts=", ".join(p.name for p in meeting.hosts),
-        reason=meeting.booking.get("cancel_reason") if change == "cancelled" else None,
+        reason=meeting.booking.get("cancel_reason") if change == "cancelled" and moved_to is None else None,
         manage_url=manage_url if change != "cancelled" else None,
-        book_again_url=book_again if change == "cancelled" and meeting.link.get("published") else None,
+        book_again_url=book_again if change == "cancelled" and moved_to is None and meeting.link.get("published") else None,
         note=note if attachments else None,
         accent=_accent(meeting),
     )
@@ -194,7 +198,7 @@ def host_email(
     when = person.reader.short_when(meeting.start)
     if moved_to:
         subject = _("Moved to {0}: {1} – {2}", moved_to, guest, when)
-        heading = _("{0} rescheduled to a time when you are busy: {1} takes the meeting", guest, moved_to)
+        heading = _("{0} rescheduled: {1} takes the meeting at the new time", guest, moved_to)
     elif change == "cancelled":
         subject, heading = _("Cancelled: {0} – {1}", guest, when), _("{0} cancelled their meeting", guest)
     elif meeting.status == "Requested":
@@ -248,6 +252,9 @@ def compose(
         seen.add(person.email.lower())
         emails.append(host_email(services, meeting, person, change, sequence=sequence))
     replaced = _replaced(services, meeting) if change == "rescheduled" else None
+    if replaced is not None:  # moved to another host: the old UID's cancellation, on its own
+        emails.insert(1, invitee_email(services, replaced, "cancelled", sequence=int(replaced.booking["sequence"]),
+                                       manage_url=None, now=now, moved_to=meeting))
     if replaced is not None:  # the hosts it left: their meeting is gone from their calendar
         for person in replaced.hosts:
             if person.email.lower() not in seen:

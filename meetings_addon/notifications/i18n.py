@@ -101,7 +101,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "Open the calendar connection": "Ouvrir la connexion du calendrier",
         "You get this email once per failure.": "Vous recevez cet e-mail une fois par panne.",
         "Moved to {0}: {1} – {2}": "Transféré à {0} : {1} – {2}",
-        "{0} rescheduled to a time when you are busy: {1} takes the meeting": "{0} a déplacé le rendez-vous à un moment où vous êtes occupé : {1} le prend",
+        "{0} rescheduled: {1} takes the meeting at the new time": "{0} a déplacé le rendez-vous : {1} le prend au nouvel horaire",
+        "Moved: {0}": "Déplacé : {0}",
+        "Your meeting moved to {0} with {1}": "Votre rendez-vous a été déplacé au {0} avec {1}",
+        "The attached cancellation removes the earlier entry from your calendar; the new invitation came in its own email.": "L'annulation jointe retire l'ancienne entrée de votre agenda ; la nouvelle invitation est arrivée dans un e-mail distinct.",
     },
     "pt": {
         "Confirmed: {0}": "Confirmado: {0}",
@@ -174,7 +177,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "Open the calendar connection": "Abrir a ligação do calendário",
         "You get this email once per failure.": "Recebe este e-mail uma vez por falha.",
         "Moved to {0}: {1} – {2}": "Passou para {0}: {1} – {2}",
-        "{0} rescheduled to a time when you are busy: {1} takes the meeting": "{0} remarcou para uma hora em que está ocupado: {1} fica com a reunião",
+        "{0} rescheduled: {1} takes the meeting at the new time": "{0} remarcou: {1} fica com a reunião na nova hora",
+        "Moved: {0}": "Mudou: {0}",
+        "Your meeting moved to {0} with {1}": "A sua reunião passou para {0} com {1}",
+        "The attached cancellation removes the earlier entry from your calendar; the new invitation came in its own email.": "O cancelamento em anexo retira a entrada antiga do seu calendário; o novo convite chegou num e-mail à parte.",
     },
 }
 

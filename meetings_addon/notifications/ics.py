@@ -32,7 +32,6 @@ from .meeting import Meeting, Person, load
 
 PRODID = "-//meetings_addon//Meetings//EN"
 FILENAME = "invite.ics"
-CANCEL_FILENAME = "cancel.ics"  # the replaced meeting, when a reschedule changed its UID
 UTC = timezone.utc
 
 

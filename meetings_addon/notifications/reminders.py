@@ -119,18 +119,26 @@ def queue_due_reminders(services: Services) -> int:
     candidates = services.store.list(
         BOOKING,
         [["status", "=", "Confirmed"], ["start", ">", now], ["start", "<=", now + horizon(services)]],
-        fields=("name", "meeting_link", "start", "creation"),
+        fields=("name", "meeting_link", "start", "creation", "email"),
         order_by="start asc",
     )
     links: dict[str, Optional[dict]] = {}
-    queued = 0
+    due: list[tuple[dict, int, str]] = []
     for row in candidates:
         name = row["meeting_link"]
         if name not in links:
             links[name] = services.store.get(LINK, name)
         link = links[name]
         minutes = due_offset(link, row, now) if link else None
-        if minutes is None:
+        if minutes is not None:
+            due.append((row, minutes, sent_key(row["name"], row["start"], minutes, row.get("email") or "")))
+    # A reminder stays due until the meeting starts: the ones the sent-log has (sent, or
+    # being sent) are not queued again every minute.
+    keys = [key for _, _, key in due]
+    logged = {r["key"] for r in services.store.list(jobs.LOG, {"key": ["in", keys]}, fields=("key",))} if keys else set()
+    queued = 0
+    for row, minutes, key in due:
+        if key in logged:
             continue
         start = _aware(row["start"])
         services.jobs.enqueue(
@@ -153,8 +161,10 @@ def send_reminder(services: Services, booking: str, minutes: int, start: str) ->
     if not doc or doc.get("status") != "Confirmed" or _aware(doc.get("start")) != datetime.fromisoformat(start):
         return False
     link = services.store.get(LINK, doc.get("meeting_link"))
-    if not link or int(minutes) not in offsets(link):
-        return False  # the link's reminders changed meanwhile
+    if not link or due_offset(link, doc, services.clock.now()) != int(minutes):
+        # The link's reminders changed, the meeting started, or a retry waited past the
+        # next reminder's time (that one goes instead): never a late or stale reminder.
+        return False
     meeting = load(services, doc, link)
     # EmailInFlight (another run is sending it) propagates: the runner retries later.
     return jobs.send_once(services, reminder_email(services, meeting, int(minutes), now=services.clock.now()))

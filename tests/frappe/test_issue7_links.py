@@ -142,3 +142,24 @@ def test_settings_refuse_a_legitimate_interest_default_without_its_legal_basis(s
     with pytest.raises(frappe.ValidationError) as refused:
         settings.save(ignore_permissions=True)
     assert str(refused.value).startswith(frappe.get_meta("Meetings Settings").get_label("default_legal_basis") + ": ")
+
+
+def test_a_connection_holding_booked_meetings_can_still_be_disconnected(services):
+    """Bookings record the connection whose calendar holds their event; that record must
+    not stop Frappe from deleting the connection (it is not a Link)."""
+    host = make_user(f"{unique('dc')}@meetings-host.example.com", "Dan")
+    connection = frappe.get_doc({"doctype": "Calendar Connection", "user": host, "provider": "Local",
+                                 "calendars": [{"calendar_id": host, "is_default": 1, "check_availability": 1}]})
+    connection.insert(ignore_permissions=True)
+    slug = unique("dc")
+    frappe.get_doc(link_values(slug, host)).insert(ignore_permissions=True)
+    start = _slots(services, slug, 10)[0]
+    answer = service.book(services, _visitor(slug, start, visitor_email("dina")))
+    from meetings_addon.booking.jobs import sync_calendar_event
+
+    sync_calendar_event(services, answer["booking"])
+    assert frappe.db.get_value("Booking", answer["booking"], "calendar_connection") == connection.name
+    from meetings_addon.connections import manage
+
+    manage.disconnect(services, host, {"connection": connection.name})
+    assert not frappe.db.exists("Calendar Connection", connection.name)

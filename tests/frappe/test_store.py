@@ -311,3 +311,37 @@ def test_count_by_groups_with_the_latest_value(site):
                                  "timezone": "UTC"})
     counted = store.count_by("Booking", {"email": ["like", f"{link}-%"]}, "host", latest="start")
     assert counted == {"Administrator": (2, start + timedelta(hours=2)), "Guest": (1, start + timedelta(hours=1))}
+
+
+def test_count_by_for_update_inside_a_transaction_sees_other_commits(site):
+    """Round robin reads its counts under the hosts' lock with for_update: on MariaDB's
+    REPEATABLE READ that must be a locking read, or a booking committed by another
+    connection after this transaction's first read would not count."""
+    import threading
+
+    store = FrappeStore()
+    tag = frappe.generate_hash(length=6)
+    filters = {"email": ["like", f"{tag}-%"]}
+    with store.atomic():
+        assert store.count_by("Booking", filters, "host", for_update=True) == {}  # the snapshot starts here
+
+        def other_connection():
+            frappe.init(site=frappe.local.site, sites_path=frappe.local.sites_path)
+            frappe.connect()
+            try:
+                frappe.get_doc({"doctype": "Booking", "host": "Administrator", "status": "Confirmed",
+                                "start": "2031-06-02 10:00:00", "end": "2031-06-02 10:30:00", "duration": 30,
+                                "email": f"{tag}-1@example.org", "first_name": "O", "timezone": "UTC"}).insert(
+                    ignore_permissions=True)
+                frappe.db.commit()
+            finally:
+                frappe.destroy()
+
+        thread = threading.Thread(target=other_connection)
+        thread.start()
+        thread.join(30)
+        counted = store.count_by("Booking", filters, "host", for_update=True)
+        assert counted.get("Administrator", (0, None))[0] == 1
+    frappe.db.rollback()
+    frappe.db.delete("Booking", filters)
+    frappe.db.commit()

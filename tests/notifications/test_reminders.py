@@ -166,11 +166,23 @@ def test_two_runs_at_once_and_a_late_poll_send_each_reminder_once(scene, clock):
     start = scene.at(10, days=7)
     answer, _ = booked(scene, start)
     clock.at(start - timedelta(minutes=30))  # the poll was down: both are due, the nearer goes
+    queued = []
+
+    class Recorder:  # the queue, seen from outside: what two polls in a row ask for
+        def enqueue(self, method, *, job_id=None, **kwargs):
+            queued.append((method, job_id, kwargs))
+
+    runner, scene.services.jobs = scene.services.jobs, Recorder()
     assert queue_due_reminders(scene.services) == 1
-    assert queue_due_reminders(scene.services) == 1  # queued again: its job id keeps it once
-    scene.drain()
+    assert queue_due_reminders(scene.services) == 1  # not sent yet: asked again...
+    assert queued[0] == queued[1]  # ...under the same job id: one job in a real queue
+    scene.services.jobs = runner
+    # Both runs anyway (two workers): the sent-log lets one send it.
+    assert [send_reminder(scene.services, **kwargs) for _, _, kwargs in queued] == [True, False]
+    assert queue_due_reminders(scene.services) == 0  # sent: the poll leaves it alone now
+    clock.at(start - timedelta(minutes=10))
+    assert queue_due_reminders(scene.services) == 0
     assert run(scene) == 0
-    # Two workers running the same job: the sent-log lets one send it.
     again = [send_reminder(scene.services, answer["booking"], 60, start.astimezone(timezone.utc).isoformat())
              for _ in range(2)]
     assert again == [False, False]
@@ -259,3 +271,24 @@ def test_a_reminder_is_a_job_retried_until_the_mail_server_answers(scene, clock)
     assert flaky.calls == 3  # two failures, then sent
     assert len(reminders_to(scene)) == 1
     assert run(scene) == 0
+
+
+def test_a_reminder_whose_retries_outlast_its_time_is_dropped_not_sent_late(scene, clock):
+    """The mail server is down until the meeting has started: no "in 1 hour" reminder
+    arrives during or after it; a 3-day reminder still failing at the 1-hour mark gives
+    way to the 1-hour one."""
+    start = scene.at(10, days=7)
+    answer, _ = booked(scene, start)
+    iso = start.astimezone(timezone.utc).isoformat()
+    clock.at(start - timedelta(days=3))
+    assert queue_due_reminders(scene.services) == 1
+    clock.at(start - timedelta(minutes=59))  # its retry runs once the hour reminder is due
+    assert send_reminder(scene.services, answer["booking"], 3 * 24 * 60, iso) is False
+    assert send_reminder(scene.services, answer["booking"], 60, iso) is True
+    # Even with its sent-log row gone, a retry after the start sends nothing.
+    store = scene.services.store
+    [row] = store.list("Meetings Email Log", {"kind": "invitee:reminder"}, fields=("name",))
+    store.delete("Meetings Email Log", row["name"])
+    clock.at(start + timedelta(minutes=5))
+    assert send_reminder(scene.services, answer["booking"], 60, iso) is False
+    assert len(reminders_to(scene)) == 1 and "in 1 hour" in reminders_to(scene)[0].html

@@ -834,6 +834,8 @@ def fake_frappe(monkeypatch, *, user_time_zones=None, records=None):
     frappe.get_all = get_all
     frappe.get_cached_value = lambda doctype, name, field: (user_time_zones or {}).get(name)
     frappe.db = types.SimpleNamespace(exists=exists, set_value=lambda *args, **kwargs: None)
+    frappe.conf = {}  # site_config.json: no host_name, so the site's name is its address
+    frappe.local = types.SimpleNamespace(site="crm.acme.io")
     utils = types.ModuleType("frappe.utils")
     utils.get_system_timezone = lambda: "Asia/Kolkata"
     utils.get_url = lambda *args, **kwargs: "https://crm.acme.io"

@@ -438,9 +438,10 @@ class FrappeStore:
             "order_by": None,
             "limit_page_length": 0,
         }
-        if for_update and self._depth():
-            # REPEATABLE READ would answer from the transaction's snapshot: a locking read
-            # sees every commit so far (as list() does).
+        if for_update and self._depth() and frappe.db.db_type == "mariadb":
+            # MariaDB's REPEATABLE READ would answer from the transaction's snapshot: a
+            # locking read sees every commit so far (as list() does). PostgreSQL refuses
+            # FOR UPDATE with GROUP BY, and its READ COMMITTED reads see the commits anyway.
             rows = frappe.db.sql(f"{frappe.get_all(doctype, run=False, **arguments)} for update", as_dict=True)
         else:
             rows = frappe.get_all(doctype, **arguments)

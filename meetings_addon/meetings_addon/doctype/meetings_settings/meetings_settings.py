@@ -4,7 +4,6 @@
 import frappe
 from frappe import _
 from frappe.model.document import Document
-from frappe.utils import get_url
 
 from meetings_addon.booking.consent import validate_settings as validate_consent_settings
 from meetings_addon.domains import clean_site_domains
@@ -46,7 +45,10 @@ class MeetingsSettings(Document):
                 title=_("Invalid Internal Domains"),
             )
         try:  # the domains links may use (domains.py): host names, the site's own refused
-            self.custom_domains = clean_site_domains(self.custom_domains, get_url())
+            # The site's configured address, not get_url(): that follows the request's Host,
+            # which is a custom domain when the administrator browses from one.
+            own = frappe.conf.get("host_name") or f"https://{frappe.local.site}"
+            self.custom_domains = clean_site_domains(self.custom_domains, own)
         except InvalidRule as error:
             frappe.throw(
                 _("Custom Domains: {0}").format(error.reason),
