@@ -325,8 +325,10 @@ def test_count_by_for_update_inside_a_transaction_sees_other_commits(site):
     with store.atomic():
         assert store.count_by("Booking", filters, "host", for_update=True) == {}  # the snapshot starts here
 
-        def other_connection():
-            frappe.init(site=frappe.local.site, sites_path=frappe.local.sites_path)
+        site, sites_path, failures = frappe.local.site, frappe.local.sites_path, []
+
+        def other_connection():  # a thread of its own: its own frappe.local and connection
+            frappe.init(site=site, sites_path=sites_path)
             frappe.connect()
             try:
                 frappe.get_doc({"doctype": "Booking", "host": "Administrator", "status": "Confirmed",
@@ -334,12 +336,15 @@ def test_count_by_for_update_inside_a_transaction_sees_other_commits(site):
                                 "email": f"{tag}-1@example.org", "first_name": "O", "timezone": "UTC"}).insert(
                     ignore_permissions=True)
                 frappe.db.commit()
+            except Exception as error:  # noqa: BLE001 - reported by the test below
+                failures.append(error)
             finally:
                 frappe.destroy()
 
         thread = threading.Thread(target=other_connection)
         thread.start()
         thread.join(30)
+        assert not failures, failures
         counted = store.count_by("Booking", filters, "host", for_update=True)
         assert counted.get("Administrator", (0, None))[0] == 1
     frappe.db.rollback()
