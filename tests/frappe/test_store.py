@@ -323,7 +323,7 @@ def test_count_by_for_update_inside_a_transaction_sees_other_commits(site):
     tag = frappe.generate_hash(length=6)
     filters = {"email": ["like", f"{tag}-%"]}
     with store.atomic():
-        assert store.count_by("Booking", filters, "host", for_update=True) == {}  # the snapshot starts here
+        assert store.count_by("Booking", filters, "host") == {}  # a plain read: the snapshot starts here
 
         site, sites_path, failures = frappe.local.site, frappe.local.sites_path, []
 
@@ -345,8 +345,9 @@ def test_count_by_for_update_inside_a_transaction_sees_other_commits(site):
         thread.start()
         thread.join(30)
         assert not failures, failures
+        assert store.count_by("Booking", filters, "host") == {}  # the snapshot does not see it
         counted = store.count_by("Booking", filters, "host", for_update=True)
-        assert counted.get("Administrator", (0, None))[0] == 1
+        assert counted.get("Administrator", (0, None))[0] == 1  # the locking read does
     frappe.db.rollback()
     frappe.db.delete("Booking", filters)
     frappe.db.commit()
