@@ -223,17 +223,21 @@ def summary(booking: Mapping[str, Any]) -> str:
 # --- the link's settings -----------------------------------------------------------------
 
 
+def _check_type_and_basis(values: Mapping[str, Any], type_field: str, basis_field: str, in_use: bool) -> None:
+    """A consent type and legal basis from the choices; legitimate interest in use needs its basis."""
+    kind, basis = values.get(type_field), values.get(basis_field)
+    if kind not in (None, "") and kind not in TYPES:
+        raise InvalidRule(type_field, f"{kind!r} is not one of: {', '.join(TYPES)}")
+    if basis not in (None, "") and basis not in LEGAL_BASES:
+        raise InvalidRule(basis_field, f"{basis!r} is not one of: {', '.join(LEGAL_BASES)}")
+    if in_use and kind == LEGITIMATE_INTEREST and not basis:
+        raise InvalidRule(basis_field, f"choose the legal basis: {' or '.join(LEGAL_BASES)}")
+
+
 def validate_link(link: Mapping[str, Any]) -> None:
     """Raise InvalidRule naming the Meeting Link field that is wrong. Only what is in use
     is required: a link with consent off keeps whatever it had."""
-    kind = link.get("consent_type")
-    if kind not in (None, "") and kind not in TYPES:
-        raise InvalidRule("consent_type", f"{kind!r} is not one of: {', '.join(TYPES)}")
-    basis = link.get("legal_basis")
-    if basis not in (None, "") and basis not in LEGAL_BASES:
-        raise InvalidRule("legal_basis", f"{basis!r} is not one of: {', '.join(LEGAL_BASES)}")
-    if link.get("consent_enabled") and kind == LEGITIMATE_INTEREST and not basis:
-        raise InvalidRule("legal_basis", f"choose the legal basis: {' or '.join(LEGAL_BASES)}")
+    _check_type_and_basis(link, "consent_type", "legal_basis", in_use=bool(link.get("consent_enabled")))
     rows = list(link.get("subscriptions") or [])
     if len(rows) > MAX_SUBSCRIPTIONS:
         raise InvalidRule("subscriptions", f"at most {MAX_SUBSCRIPTIONS} subscription types")
@@ -250,14 +254,7 @@ def validate_link(link: Mapping[str, Any]) -> None:
 def validate_settings(settings: Mapping[str, Any]) -> None:
     """Meetings Settings' consent defaults: a default of legitimate interest needs its
     legal basis, or every new link that turns consent on would be refused."""
-    kind = settings.get("default_consent_type")
-    if kind not in (None, "") and kind not in TYPES:
-        raise InvalidRule("default_consent_type", f"{kind!r} is not one of: {', '.join(TYPES)}")
-    basis = settings.get("default_legal_basis")
-    if basis not in (None, "") and basis not in LEGAL_BASES:
-        raise InvalidRule("default_legal_basis", f"{basis!r} is not one of: {', '.join(LEGAL_BASES)}")
-    if kind == LEGITIMATE_INTEREST and not basis:
-        raise InvalidRule("default_legal_basis", f"choose the legal basis: {' or '.join(LEGAL_BASES)}")
+    _check_type_and_basis(settings, "default_consent_type", "default_legal_basis", in_use=True)
 
 
 def new_link_defaults(link: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
