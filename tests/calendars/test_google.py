@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -15,8 +14,8 @@ from meetings_addon.calendars.google import GoogleCalendar, event_id_for
 from meetings_addon.connections import google_oauth
 from meetings_addon.connections.registry import user_calendars
 from meetings_addon.errors import CalendarUnavailable
+from tests.calendars.support import at, check_all, month, starts
 
-NY = ZoneInfo("America/New_York")
 FREEBUSY = r"/calendar/v3/freeBusy$"
 EVENTS = r"/calendar/v3/calendars/[^/]+/events$"
 
@@ -34,27 +33,6 @@ def _ca():
     import os
 
     return os.environ["MEETINGS_CA_BUNDLE"]
-
-
-def at(day, hour, minute=0):
-    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=NY)
-
-
-def month(kit, **extra):
-    monday = kit.next_monday()
-    return {"link": "hana-30", "start": monday.isoformat(), "end": (monday + timedelta(days=27)).isoformat(),
-            "timezone": "America/New_York", **extra}
-
-
-def check_all(services, connection):
-    """The user ticks every listed calendar for availability."""
-    rows = [dict(row, check_availability=1) for row in connection["calendars"]]
-    services.store.update("Calendar Connection", connection["name"], {"calendars": rows})
-    return services.store.get("Calendar Connection", connection["name"])
-
-
-def starts(answer):
-    return {datetime.fromisoformat(slot["start"]).astimezone(timezone.utc) for slot in answer["slots"]}
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import json
 import os
 import time
 from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -17,8 +16,8 @@ from meetings_addon.calendars import retry
 from meetings_addon.calendars.microsoft import MicrosoftCalendar, transaction_id
 from meetings_addon.connections import microsoft_oauth
 from meetings_addon.connections.registry import user_calendars
+from tests.calendars.support import at, check_all, month, starts
 
-NY = ZoneInfo("America/New_York")
 VIEW = r"/calendarView$"
 CREATE = r"/v1\.0/me/calendars/[^/]+/events$"
 TOKEN = r"/oauth2/v2\.0/token$"
@@ -33,26 +32,6 @@ def connect(services, microsoft, kit, *, extra_calendars: int = 1):
         microsoft.add_mailbox(kit.HOST, calendars=extra_calendars)
     url = microsoft_oauth.start(services, kit.HOST)
     return microsoft_oauth.callback(services, kit.consent(url, _ca()))
-
-
-def at(day, hour, minute=0):
-    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=NY)
-
-
-def month(kit, **extra):
-    monday = kit.next_monday()
-    return {"link": "hana-30", "start": monday.isoformat(), "end": (monday + timedelta(days=27)).isoformat(),
-            "timezone": "America/New_York", **extra}
-
-
-def check_all(services, connection):
-    rows = [dict(row, check_availability=1) for row in connection["calendars"]]
-    services.store.update("Calendar Connection", connection["name"], {"calendars": rows})
-    return services.store.get("Calendar Connection", connection["name"])
-
-
-def starts(answer):
-    return {datetime.fromisoformat(slot["start"]).astimezone(timezone.utc) for slot in answer["slots"]}
 
 
 def book(services, kit, start):

@@ -7,8 +7,7 @@ host back. Group: nothing can be confirmed, so visitors' requests are saved."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import timedelta, timezone
 
 import pytest
 
@@ -16,8 +15,8 @@ from meetings_addon.booking import service
 from meetings_addon.connections import google_oauth
 from meetings_addon.errors import SlotUnavailable
 from tests.calendars.caldav_servers import RecordingMailer
+from tests.calendars.support import at, starts
 
-NY = ZoneInfo("America/New_York")
 OWNER = "host@team.example"  # Hana, the link's owner and a host
 BO = "bo@team.example"
 
@@ -36,14 +35,6 @@ def _ca():
     import os
 
     return os.environ["MEETINGS_CA_BUNDLE"]
-
-
-def at(day, hour, minute=0):
-    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=NY)
-
-
-def starts(answer):
-    return {datetime.fromisoformat(slot["start"]).astimezone(timezone.utc) for slot in answer["slots"]}
 
 
 def week(kit, slug="team"):
