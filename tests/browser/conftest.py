@@ -25,8 +25,8 @@ from werkzeug.serving import make_server
 from meetings_addon.hosts.standalone.auth import create_user
 from meetings_addon.hosts.standalone.services import build_services
 from meetings_addon.hosts.standalone.web import make_app
+from tests.chromium import launch, why_not
 
-CHROMIUM = "/usr/bin/chromium"
 REPO = Path(__file__).resolve().parents[2]
 AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
 API = "/api/method/meetings_addon.api.booking."
@@ -35,18 +35,10 @@ WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
 HOST = "alex@team.example"
 
 
-def _why_not() -> Optional[str]:
-    if not os.path.exists(CHROMIUM):
-        return f"{CHROMIUM} is missing (apt-get install -y chromium)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "Playwright for Python is missing (pip install playwright; no `playwright install` needed)"
-    return None
 
 
 def pytest_collection_modifyitems(config, items):
-    reason = _why_not()
+    reason = why_not()
     if reason is None:
         return
     if os.environ.get("CI"):
@@ -179,16 +171,13 @@ def site(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="session")
 def browser():
-    reason = _why_not()
+    reason = why_not()
     if reason:
         pytest.fail(f"browser tests need Chromium and Playwright: {reason}")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+        browser = launch(p.chromium)
         yield browser
         browser.close()
 

@@ -13,8 +13,6 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
-
 from .conftest import REPO, fill_details, open_link, run_axe
 
 DAY = "2031-03-05"  # Wednesday, the day after the fixed "today"

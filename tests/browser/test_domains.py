@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import CHROMIUM, fill_details
+from tests.chromium import launch
+
+from .conftest import fill_details
 
 DOMAIN = "meet.example.test"
 DAY = "2031-03-05"  # the day after the fixed "today" (conftest.NOW)
@@ -16,11 +18,7 @@ DAY = "2031-03-05"  # the day after the fixed "today" (conftest.NOW)
 def domain_browser(browser):
     """A second Chromium, from the session's Playwright (one per process), that resolves
     DOMAIN to this machine."""
-    second = browser.browser_type.launch(
-        executable_path=CHROMIUM, headless=True,
-        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-              f"--host-resolver-rules=MAP {DOMAIN} 127.0.0.1"],
-    )
+    second = launch(browser.browser_type, DOMAIN)
     yield second
     second.close()
 

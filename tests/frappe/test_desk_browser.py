@@ -25,29 +25,20 @@ import subprocess
 import sys
 from datetime import datetime, time
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.chromium import launch, why_not
+
 from .conftest import Http, _free_port, _wait_for, cleanup, link_values, next_day, unique, visitor_email
 
-CHROMIUM = "/usr/bin/chromium"
 PARIS = ZoneInfo("Europe/Paris")
 PASSWORD = "Desk-" + secrets.token_urlsafe(12)
 
 
-def _why_not() -> Optional[str]:
-    if not os.path.exists(CHROMIUM):
-        return f"{CHROMIUM} is missing (apt-get install -y chromium)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "Playwright for Python is missing from this Python (pip install playwright; no `playwright install` needed)"
-    return None
-
-
-pytestmark = pytest.mark.skipif(_why_not() is not None, reason=f"desk browser tests skipped: {_why_not()}")
+pytestmark = pytest.mark.skipif(why_not() is not None, reason=f"desk browser tests skipped: {why_not()}")
 
 
 # --- the web server with the desk's assets -----------------------------------------------------
@@ -90,11 +81,7 @@ def browser(site):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  f"--host-resolver-rules=MAP {site} 127.0.0.1"],
-        )
+        browser = launch(p.chromium, site)
         yield browser
         browser.close()
 
